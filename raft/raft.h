@@ -151,7 +151,9 @@ struct raft_event {
         struct {
             raft_term term;
             raft_id vote;
-            raft_index commit; /* a durable lower bound, may be 0 */
+            raft_index commit;  /* a durable lower bound, may be 0 */
+            raft_index applied; /* the state machine's durable applied index, or 0:
+                                 * apply resumes after max(applied, snapshot) */
             /* The latest snapshot; index 0 with the initial configuration when
              * the node bootstraps a new cluster, index 0 with an empty
              * configuration for a node that will be added later. */
@@ -246,6 +248,13 @@ struct raft_update {
     raft_id leader; /* 0 when unknown */
     bool conf_changed; /* the configuration (raft_conf_get) changed in this step */
 };
+
+/* Notes on the contract:
+ * - RAFT_MSG_SNAPSHOT: after handing one out in msgs, the shell must report
+ *   RAFT_EV_SNAPSHOT_SENT for it (ok or not); until then the core sends that
+ *   follower nothing but heartbeats.
+ * - Allocation failures inside the core drop the message being built or
+ *   received, as the network may; they never corrupt state. */
 
 /* Deliberately broken rules, compiled only into test builds (RAFT_MUTATIONS),
  * to show that the simulator finds each of them. */
