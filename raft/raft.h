@@ -56,7 +56,7 @@ enum raft_server_role {
     RAFT_LEARNER = 2, /* receives the log, does not vote or count */
 };
 
-#define RAFT_ADDR_MAX 64    /* bytes of an address, NUL included */
+#define RAFT_ADDR_MAX    64 /* bytes of an address, NUL included */
 #define RAFT_MAX_SERVERS 16 /* voters and learners together */
 
 struct raft_server {
@@ -145,7 +145,7 @@ enum raft_event_type {
 };
 
 struct raft_event {
-    uint8_t type; /* enum raft_event_type */
+    uint8_t type;  /* enum raft_event_type */
     raft_time now; /* every event carries the time; it must not go back */
     union {
         struct {
@@ -216,11 +216,11 @@ struct raft_read {
  *   5. Answer reads once the state machine reached each read's index.
  *   6. Call RAFT_EV_TIMEOUT at or after timeout.
  * compact_index: the shell may delete persisted entries below it.
- * All pointers are views valid until the next raft_step() or raft_free(). */
+ * All pointers are views valid until the next raft_step() or raft_destroy(). */
 struct raft_update {
     bool hs_changed;
-    raft_term term;  /* current term (always set) */
-    raft_id vote;    /* vote in term (always set) */
+    raft_term term;    /* current term (always set) */
+    raft_id vote;      /* vote in term (always set) */
     raft_index commit; /* commit index (always set; may be persisted lazily) */
 
     const struct raft_snapshot_meta *snapshot; /* to install, or NULL */
@@ -245,7 +245,7 @@ struct raft_update {
     raft_time timeout;        /* absolute; the next RAFT_EV_TIMEOUT is due then */
 
     enum raft_role role;
-    raft_id leader; /* 0 when unknown */
+    raft_id leader;    /* 0 when unknown */
     bool conf_changed; /* the configuration (raft_conf_get) changed in this step */
 };
 
@@ -260,30 +260,30 @@ struct raft_update {
  * to show that the simulator finds each of them. */
 enum raft_bug {
     RAFT_BUG_NONE = 0,
-    RAFT_BUG_COMMIT_OLD_TERM = 1,   /* commit a previous term's entry by counting */
-    RAFT_BUG_VOTE_NO_PERSIST = 2,   /* grant a vote before it is durable */
-    RAFT_BUG_VOTE_ANY_LOG = 3,      /* skip the up-to-date log check */
-    RAFT_BUG_LEADER_UNDURABLE = 4,  /* count the leader's entries before durable */
-    RAFT_BUG_READ_NO_QUORUM = 5,    /* answer ReadIndex without a heartbeat round */
-    RAFT_BUG_KEEP_CONFLICT = 6,     /* follower keeps a conflicting suffix */
+    RAFT_BUG_COMMIT_OLD_TERM = 1,  /* commit a previous term's entry by counting */
+    RAFT_BUG_VOTE_NO_PERSIST = 2,  /* grant a vote before it is durable */
+    RAFT_BUG_VOTE_ANY_LOG = 3,     /* skip the up-to-date log check */
+    RAFT_BUG_LEADER_UNDURABLE = 4, /* count the leader's entries before durable */
+    RAFT_BUG_READ_NO_QUORUM = 5,   /* answer ReadIndex without a heartbeat round */
+    RAFT_BUG_KEEP_CONFLICT = 6,    /* follower keeps a conflicting suffix */
     RAFT_BUG_N
 };
 
 typedef void (*raft_trace_cb)(void *arg, raft_id id, raft_time now, const char *msg);
 
 struct raft_config {
-    raft_id id;                      /* this server, > 0 */
-    uint32_t election_timeout_ms;    /* base; each wait is drawn from [base, 2*base) */
-    uint32_t heartbeat_ms;           /* < election_timeout_ms */
-    uint32_t max_inflight;           /* AppendEntries in flight per follower, >= 1 */
-    uint32_t max_msg_entries;        /* entries per AppendEntries, >= 1 */
-    uint64_t max_msg_bytes;          /* soft limit on entry bytes per AppendEntries */
-    uint64_t snapshot_trailing;      /* entries kept below a snapshot for slow followers */
-    uint64_t promote_max_lag;        /* PROMOTE needs the learner within this many entries */
+    raft_id id;                   /* this server, > 0 */
+    uint32_t election_timeout_ms; /* base; each wait is drawn from [base, 2*base) */
+    uint32_t heartbeat_ms;        /* < election_timeout_ms */
+    uint32_t max_inflight;        /* AppendEntries in flight per follower, >= 1 */
+    uint32_t max_msg_entries;     /* entries per AppendEntries, >= 1 */
+    uint64_t max_msg_bytes;       /* soft limit on entry bytes per AppendEntries */
+    uint64_t snapshot_trailing;   /* entries kept below a snapshot for slow followers */
+    uint64_t promote_max_lag;     /* PROMOTE needs the learner within this many entries */
     bool pre_vote;
     bool check_quorum;
-    uint64_t seed;                   /* PRNG seed for election timeouts */
-    raft_trace_cb trace;             /* optional */
+    uint64_t seed;       /* PRNG seed for election timeouts */
+    raft_trace_cb trace; /* optional */
     void *trace_arg;
 #ifdef RAFT_MUTATIONS
     unsigned bug; /* enum raft_bug */
@@ -298,11 +298,12 @@ void raft_config_default(struct raft_config *cfg);
 struct raft;
 
 /* Create a core. It does nothing until RAFT_EV_START. *out returns owned;
- * release with raft_free(). Errors: RAFT_EINVAL (bad config), RAFT_ENOMEM. */
+ * release with raft_destroy() (raft_free() is the allocator's, in
+ * raft/base/alloc.h). Errors: RAFT_EINVAL (bad config), RAFT_ENOMEM. */
 int raft_new(const struct raft_config *cfg, struct raft **out);
 
 /* Release r and everything it holds. NULL is a no-op. */
-void raft_free(struct raft *r);
+void raft_destroy(struct raft *r);
 
 /* Feed one event; fill *up (overwritten wholesale) with what to do next.
  * On error the state of r is unchanged by the failed request and *up still
