@@ -547,7 +547,9 @@ void raft_handle_heartbeat_resp(struct raft *r, const struct raft_msg *m)
         raft_reads_on_ack(r);
     }
     if (pr->match < raft_log_last_index(&r->log)) {
-        raft_send_append(r, pr, false);
+        /* Possibly empty: if the follower lacks next - 1 (appends were
+         * lost) it rejects, and the leader falls back to probing. */
+        raft_send_append(r, pr, true);
     }
 }
 
