@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* test_conf: configurations and their byte format (raft/conf.c). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four headers above. */
+#include <cmocka.h>
 #include <string.h>
 
 #include "raft/raft.h"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* test_log: the core's in-memory log (raft/log.c). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four headers above. */
+#include <cmocka.h>
 #include <string.h>
 
 #include "raft/base/alloc.h"

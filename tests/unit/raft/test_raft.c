@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* test_raft: behaviours of the core through its API, on the synchronous
  * fixture cluster. The randomized search for violations is tests/sim. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four headers above. */
+#include <cmocka.h>
 
 #include "tests/unit/raft/fixture.c"
 
