@@ -182,6 +182,7 @@ static void send_timeout_now(struct raft *r, raft_id to)
     struct raft_msg m = {.type = RAFT_MSG_TIMEOUT_NOW, .to = to, .term = r->term};
 
     raft_trace(r, "transfer: %llu is up to date, timeout-now", (unsigned long long)to);
+    r->transfer_sent = true;
     raft_send(r, &m);
 }
 
@@ -221,6 +222,7 @@ int raft_transfer(struct raft *r, raft_id to)
         return r->transferee == to ? 0 : RAFT_EBUSY;
     }
     r->transferee = to;
+    r->transfer_sent = false;
     r->transfer_deadline = r->now + r->cfg.election_timeout_ms;
     raft_trace(r, "transfer leadership to %llu", (unsigned long long)to);
     if (pr->match == raft_log_last_index(&r->log)) {
@@ -233,7 +235,7 @@ int raft_transfer(struct raft *r, raft_id to)
 
 void raft_transfer_check(struct raft *r, struct raft_progress *pr)
 {
-    if (r->transferee == pr->id && pr->match == raft_log_last_index(&r->log)) {
+    if (r->transferee == pr->id && !r->transfer_sent && pr->match == raft_log_last_index(&r->log)) {
         send_timeout_now(r, pr->id);
     }
 }

@@ -297,8 +297,12 @@ static bool step_term(struct raft *r, const struct raft_msg *m)
 {
     if (m->term > r->term) {
         bool campaign = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
-        bool in_lease = r->cfg.check_quorum && r->leader != 0 &&
-                        r->now < r->last_leader_contact + r->cfg.election_timeout_ms;
+        /* A leader is in its own lease: check-quorum deposes it if it
+         * loses a majority, a stray candidate must not. */
+        bool in_lease =
+            r->cfg.check_quorum &&
+            (r->role == RAFT_LEADER ||
+             (r->leader != 0 && r->now < r->last_leader_contact + r->cfg.election_timeout_ms));
 
         if (campaign && in_lease && !m->transfer) {
             raft_trace(r, "ignore %s from %llu term=%llu: leader lease",

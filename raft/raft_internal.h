@@ -87,7 +87,9 @@ struct raft {
     raft_index *inflight_pool; /* RAFT_MAX_SERVERS * max_inflight slots */
     raft_id transferee;
     raft_time transfer_deadline;
-    uint64_t read_round;
+    uint64_t read_round;       /* last heartbeat round started for reads */
+    bool round_busy;           /* read_round is sent and not yet confirmed */
+    bool transfer_sent;        /* TIMEOUT_NOW went out for this transfer */
     struct raft_vec reads;     /* struct raft_pending_read, leader side, in order */
     struct raft_vec fwd_reads; /* struct raft_pending_read, forwarded to the leader */
 

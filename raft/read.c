@@ -11,6 +11,9 @@
  *     earlier reads). Rounds only grow while a leader leads.
  *  3. A follower forwards reads to its leader and waits for the answer, or
  *     gives up after an election timeout (RAFT_ETIMEDOUT).
+ *  4. At most one round is in flight: reads that arrive meanwhile share the
+ *     next one, so a read-heavy load costs a heartbeat per round trip, not
+ *     per read.
  */
 #include <string.h>
 
@@ -57,24 +60,58 @@ static bool confirmed(const struct raft *r, uint64_t round)
     return acks >= raft_quorum(r);
 }
 
-/* Answer every read whose round a quorum confirmed (note 2). */
-void raft_reads_on_ack(struct raft *r)
+/* Start the next heartbeat round; reads registered since the last one
+ * started wait for it (note 4). */
+static void start_round(struct raft *r)
+{
+    r->read_round++;
+    r->round_busy = true;
+    raft_broadcast_heartbeat(r);
+}
+
+/* Answer the reads whose round a quorum confirmed; true if some read waits
+ * for a round not yet started. */
+static bool answer_confirmed(struct raft *r)
 {
     struct raft_pending_read *p = READS(&r->reads);
+    bool waiting_next = false;
     size_t kept = 0;
     size_t i;
 
     for (i = 0; i < r->reads.n; i++) {
-        if (p[i].index != 0 && confirmed(r, p[i].round)) {
+        if (p[i].index != 0 && p[i].round <= r->read_round && confirmed(r, p[i].round)) {
             answer(r, &p[i], 0);
-        } else {
-            p[kept++] = p[i];
+            continue;
         }
+        waiting_next = waiting_next || (p[i].index != 0 && p[i].round > r->read_round);
+        p[kept++] = p[i];
     }
     r->reads.n = kept;
+    return waiting_next;
 }
 
-/* Reads that waited for the term's first commit get an index and a round. */
+/* Answer what a quorum confirmed (note 2), then start the round the other
+ * reads wait for once the last one is done (note 4). Two passes: a
+ * single-voter cluster confirms a new round at once. */
+void raft_reads_on_ack(struct raft *r)
+{
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        bool waiting_next = answer_confirmed(r);
+
+        if (r->round_busy && confirmed(r, r->read_round)) {
+            r->round_busy = false;
+        }
+        if (!waiting_next || r->round_busy) {
+            return;
+        }
+        start_round(r);
+    }
+}
+
+/* Reads that waited for the term's first commit get an index and wait for
+ * the next round. */
 void raft_reads_on_commit(struct raft *r)
 {
     struct raft_pending_read *p = READS(&r->reads);
@@ -86,16 +123,13 @@ void raft_reads_on_commit(struct raft *r)
     }
     for (i = 0; i < r->reads.n; i++) {
         if (p[i].index == 0) {
-            if (!any) {
-                r->read_round++;
-                any = true;
-            }
             p[i].index = r->commit;
-            p[i].round = r->read_round;
+            p[i].round = r->read_round + 1;
+            any = true;
         }
     }
     if (any) {
-        raft_reads_on_ack(r); /* a single-voter cluster confirms at once */
+        raft_reads_on_ack(r);
     }
 }
 
@@ -109,14 +143,13 @@ static int leader_read(struct raft *r, uint64_t id, raft_id reply_to)
     }
     if (committed_in_term(r)) {
         p.index = r->commit;
-        p.round = ++r->read_round;
+        p.round = r->read_round + 1;
     }
     rv = raft_vec_push(&r->reads, &p, sizeof p);
     if (rv != 0) {
         return rv;
     }
     if (p.index != 0) {
-        raft_broadcast_heartbeat(r);
         raft_reads_on_ack(r);
     }
     return 0;
@@ -156,6 +189,7 @@ void raft_reads_fail(struct raft *r, int status)
         answer(r, &p[i], status);
     }
     r->reads.n = 0;
+    r->round_busy = false;
 }
 
 void raft_handle_read_index(struct raft *r, const struct raft_msg *m)

@@ -344,6 +344,51 @@ static void test_raft_submit_out_of_memory_sweep(void **state)
     assert_int_equal(F.nodes[2].applied, raft_last_index(R(1)));
 }
 
+static unsigned queued_of_type(uint8_t type)
+{
+    unsigned n = 0;
+    unsigned i;
+
+    for (i = F.q_head; i != F.q_tail; i++) {
+        n += F.queue[i % FX_MAX_MSGS].m.type == type;
+    }
+    return n;
+}
+
+static void test_raft_reads_share_a_heartbeat_round(void **state)
+{
+    struct raft_event ev = {.type = RAFT_EV_READ_INDEX};
+    unsigned k;
+
+    (void)state;
+    fx_elect(&F, 1);
+    for (k = 0; k < 10; k++) {
+        ev.read_index.id = 100 + k;
+        assert_int_equal(fx_step(&F, 1, &ev), 0);
+    }
+    /* The first read starts a round; the other nine wait for the next. */
+    assert_int_equal(queued_of_type(RAFT_MSG_HEARTBEAT), 2);
+    fx_deliver_all(&F);
+    assert_int_equal(F.nodes[1].n_reads, 10);
+    for (k = 0; k < 10; k++) {
+        assert_int_equal(F.nodes[1].reads[k].status, 0);
+    }
+}
+
+static void test_raft_stray_candidate_cannot_depose_leader(void **state)
+{
+    struct raft_event ev = {.type = RAFT_EV_CAMPAIGN};
+
+    (void)state;
+    fx_elect(&F, 1);
+    /* Node 3 campaigns with an up-to-date log while the leader is healthy:
+     * the followers and the leader are in their lease and ignore it. */
+    assert_int_equal(fx_step(&F, 3, &ev), 0);
+    fx_deliver_all(&F);
+    assert_int_equal(raft_role_get(R(1)), RAFT_LEADER);
+    assert_int_equal(raft_term_get(R(1)), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +413,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raft_malformed_messages_are_dropped, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_raft_submit_out_of_memory_sweep, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_raft_reads_share_a_heartbeat_round, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_raft_stray_candidate_cannot_depose_leader, setup3,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
