@@ -75,8 +75,29 @@ static void pr_init(struct raft *r, struct raft_progress *pr, raft_id id)
     pr->inflight = ring;
 }
 
+/* A member that stays keeps its progress. Its inflight ring lives in the
+ * pool at its slot: if the slot moved, the ring is lost and a pipelined
+ * follower restarts as a probe from its match. */
+static void keep_member(struct raft_progress *pr, const struct raft_progress *old, bool same_slot)
+{
+    raft_index *ring = pr->inflight;
+
+    *pr = *old;
+    pr->inflight = ring;
+    if (same_slot) {
+        return;
+    }
+    pr->in_start = 0;
+    pr->in_count = 0;
+    if (pr->state == PR_REPLICATE) {
+        pr->state = PR_PROBE;
+        pr->next = pr->match + 1;
+        pr->probe_sent = false;
+    }
+}
+
 /* Rebuild the progress table from r->conf, keeping what is known of members
- * that stay (their inflight rings are copied into the new slots). */
+ * that stay. */
 static void progress_rebuild(struct raft *r, bool keep)
 {
     struct raft_progress old[RAFT_MAX_SERVERS];
@@ -102,21 +123,7 @@ static void progress_rebuild(struct raft *r, bool keep)
             pr_init(r, pr, id);
             continue;
         }
-        /* Same member: keep the state but restart its pipeline as a probe,
-         * since its slot (and so its ring) may have moved. */
-        {
-            raft_index *ring = pr->inflight;
-
-            *pr = old[j];
-            pr->inflight = ring;
-            pr->in_start = 0;
-            pr->in_count = 0;
-            if (pr->state == PR_REPLICATE) {
-                pr->state = PR_PROBE;
-                pr->next = pr->match + 1;
-                pr->probe_sent = false;
-            }
-        }
+        keep_member(pr, &old[j], j == r->n_prs - 1);
     }
 }
 
