@@ -209,7 +209,8 @@ struct raft_read {
  *      index >= entries[0].index and append entries, then store the hard state
  *      (if hs_changed). Persistence may run on another thread; several updates
  *      may be in flight, but they complete in order.
- *   3. When step 2 of this update is durable: send msgs_after, then feed
+ *   3. When step 2 of this update is durable (for an update with nothing to
+ *      persist: when every earlier update's step 2 is): send msgs_after, then feed
  *      RAFT_EV_PERSISTED with the last entry's (index, term) (or the
  *      snapshot's, when it installed one and appended nothing).
  *   4. Apply the entries of apply, in order (they are committed and durable).
