@@ -1,0 +1,1835 @@
+/* SPDX-License-Identifier: MIT */
+/* log: the durable Raft log in segment files, the hard state and the latest
+ * snapshot's meta. Translates errno into RAFT_E* codes and logs each failure
+ * once, with the path. Not thread-safe: one thread at a time. */
+
+/* Design notes
+ * ============
+ *
+ * Files in the directory. All integers are little-endian.
+ *
+ *   hardstate             two 64-byte slots, at offsets 0 and 512
+ *   snapshot.meta         the latest snapshot's meta; absent until one is recorded
+ *   <first index>.seg     a segment: "%020" PRIu64 of its first entry's index
+ *   *.tmp                 a file being created; open() deletes leftovers
+ *
+ * Segment header, 32 bytes:
+ *   0  u8[8] magic "COORDSEG"
+ *   8  u32   format version, 1
+ *   12 u32   CRC32C of bytes 0..11 and 16..31
+ *   16 u64   index of the first record; equals the file's name
+ *   24 u64   epoch: snapshot.meta's epoch when the segment was created
+ * then records back to back, each 8 + len bytes:
+ *   0  u32   len: bytes after this 8-byte prefix, 17 + data length
+ *   4  u32   CRC32C of bytes 0..3 (len) followed by the len bytes from 8 on
+ *   8  u64   term
+ *   16 u64   index
+ *   24 u8    type (enum raft_entry_type)
+ *   25 ...   data
+ * then zeros (preallocated space) up to the end of the file. A len of 0 is
+ * where the data ends.
+ *
+ * Hard-state slot, 64 bytes: 0 magic "COORDHST", 8 u32 version 1, 12 u32
+ * CRC32C of bytes 0..11 and 16..63, 16 u64 sequence, 24 u64 term, 32 u64
+ * vote, 40 u64 commit, 48 zeros. The valid slot with the higher sequence is
+ * the hard state.
+ *
+ * snapshot.meta: 0 magic "COORDSNP", 8 u32 version 1, 12 u32 CRC32C of bytes
+ * 0..11 and 16..end, 16 u64 index, 24 u64 term, 32 u64 epoch, 40 u32 conf
+ * length, 44 the configuration as raft_conf_encode() writes it.
+ *
+ * These bytes are the node's durable state. Changing a layout, a magic, the
+ * CRC's coverage or the file names makes existing data directories fail to
+ * open with RAFT_ECORRUPT (or worse, be misread); a change needs a new
+ * version number and code that still reads the old one.
+ *
+ * Why the hard state has a file of its own rather than records in the log:
+ * a vote must be durable without any entry, and a record in the log would
+ * have to be carried across compaction and truncation, which delete
+ * segments. Two slots with a sequence number make each update a single
+ * in-place write that a crash can tear without losing the previous value.
+ * The price is a second fdatasync in the batches that change term or vote
+ * (elections only); commit changes are written but flushed lazily.
+ *
+ * Invariants (check() asserts them after every mutation):
+ * 1. Segments are consecutive: segs[i + 1].first == segs[i].last + 1. An
+ *    empty segment has last == first - 1.
+ * 2. With segments, segs[0].first <= snap.index + 1 <= next_index: the log
+ *    covers everything after the snapshot. Without, next_index ==
+ *    snap.index + 1.
+ * 3. Only the last segment is written. roll() cut each older one to its
+ *    last record and flushed it before creating the next, so damage in an
+ *    older segment is corruption, never a torn write.
+ * 4. Beyond seg.end the last segment holds only zeros or bytes written since
+ *    the last flush: cut() flushes a truncation before anything is written
+ *    over it, and a failed append is cut back and flushed before returning.
+ *    After a crash, only the end of the last segment can be torn.
+ * 5. A segment appears under its final name only with its header durable:
+ *    created as *.tmp, flushed, renamed, directory flushed.
+ * 6. The hard-state slot holding the last durable state is never written;
+ *    writes go to the other one, which becomes the durable one when a flush
+ *    of the file succeeds.
+ * 7. snapshot.meta changes only by rename. Segments with an epoch below its
+ *    epoch belong to a log that install_snapshot dropped; open deletes them.
+ * 8. failed is sticky: after a failed flush, or an I/O error that leaves the
+ *    disk in an unknown state, every call but close returns RAFT_EIO.
+ *
+ * States:
+ *
+ *   coord_log_open() ---> OPEN ---(append, truncate, set_hard_state, sync,
+ *                           |      compact, set_snapshot, install_snapshot)
+ *                           |  <--/
+ *                           +--(failed flush: fail_io(), flush())--> FAILED
+ *   OPEN, FAILED ---coord_log_close()---> closed
+ *
+ * Recovery (open): the first record of a segment that does not check out
+ * (short, zero or impossible length, bad CRC) ends that segment's data. In
+ * the last segment, if nothing but zeros follows, that is the clean end; if
+ * other bytes follow but no valid record starts anywhere after it, it is a
+ * torn tail: cut off (ftruncate, flush) and logged at WARN. If a valid record
+ * does follow, or the segment is not the last, it is corruption: RAFT_ECORRUPT
+ * naming the file and offset. A record with a good CRC but an index or term
+ * out of sequence is always corruption. A crash that persisted a later page
+ * of an unflushed batch but not an earlier one is refused too (the safe
+ * side); etcd would cut there, at the risk of dropping flushed data.
+ */
+#include "coord/storage/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coord/storage/crc32c.h"
+#include "coord/storage/slog.h"
+#include "raft/base/alloc.h"
+#include "raft/base/assert.h"
+
+#define SEG_MAGIC          "COORDSEG"
+#define HS_MAGIC           "COORDHST"
+#define SNAP_MAGIC         "COORDSNP"
+#define FORMAT_VERSION     1u
+#define SEG_HDR_LEN        32u        /* bytes */
+#define REC_HDR_LEN        8u         /* bytes: len + crc */
+#define REC_BODY_MIN       17u        /* bytes: term + index + type */
+#define HS_SLOT_LEN        64u        /* bytes */
+#define HS_SLOT_STRIDE     512u       /* bytes: slot 1 starts in another sector */
+#define HS_FILE_LEN        1024u      /* bytes */
+#define SNAP_HDR_LEN       44u        /* bytes before the configuration */
+#define SNAP_FILE_MAX      4096u      /* bytes */
+#define SEG_SIZE_MIN       4096u      /* bytes */
+#define NAME_LEN           40         /* bytes for "%020" PRIu64 ".seg.tmp" and NUL */
+#define SCRATCH_MAX        (1u << 20) /* bytes per pwrite beyond one record */
+#define HS_NAME            "hardstate"
+#define SNAP_NAME          "snapshot.meta"
+#define TMP_SUFFIX         ".tmp"
+#define DEFAULT_SEG_SIZE   (64u << 20)
+#define DEFAULT_MAX_ENTRY  (8u << 20)
+#define REC_MAX_OVERHEAD   (REC_HDR_LEN + REC_BODY_MIN)
+#define MAX_APPEND_ENTRIES (1u << 24) /* entries in one coord_log_append() */
+
+/* The largest configuration must fit in snapshot.meta. */
+_Static_assert(SNAP_HDR_LEN + 2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDR_MAX) <= SNAP_FILE_MAX,
+               "snapshot.meta too small for a configuration");
+_Static_assert(HS_SLOT_STRIDE + HS_SLOT_LEN <= HS_FILE_LEN, "hard-state slots overlap");
+
+struct seg {
+    raft_index first; /* index of the first record; the file's name */
+    raft_index last;  /* index of the last record; first - 1 when empty */
+    uint64_t epoch;   /* snapshot epoch the segment was created in */
+    uint64_t end;     /* bytes: offset just past the last record */
+    uint32_t *offs;   /* offs[i]: byte offset of record first + i (last - first + 1 of them) */
+    size_t cap;       /* elements allocated in offs */
+};
+
+struct coord_log {
+    char *dir;                      /* owned path of the directory */
+    int dir_fd;                     /* the directory, for *at() calls and flushes */
+    struct coord_log_opts opts;     /* copied at open */
+    struct seg *segs;               /* n_segs segments ordered by index; the last is open */
+    size_t n_segs;                  /* segments in use */
+    size_t cap_segs;                /* elements allocated in segs */
+    int fd;                         /* the last segment, read-write; -1 when n_segs == 0 */
+    bool seg_dirty;                 /* fd written since its last flush */
+    raft_index next_index;          /* index the next append must carry */
+    raft_term last_term;            /* term of next_index - 1 (the snapshot's when empty) */
+    struct raft_snapshot_meta snap; /* latest recorded snapshot */
+    uint64_t epoch;                 /* snapshot.meta's epoch, 0 without the file */
+    int hs_fd;                      /* the hardstate file */
+    unsigned hs_slot;               /* 0 or 1: the slot holding the durable hard state */
+    uint64_t hs_seq;                /* sequence number in that slot */
+    raft_term term;                 /* hard state last written */
+    raft_id vote;                   /* ditto */
+    raft_index commit;              /* ditto */
+    raft_term d_term;               /* hard state known durable */
+    raft_id d_vote;                 /* ditto */
+    bool hs_pending;                /* the other slot was written since the last hs flush */
+    bool hs_need_sync;              /* ... and term or vote changed: the next sync flushes it */
+    uint8_t *scratch;               /* records being encoded for one pwrite */
+    size_t scratch_cap;             /* bytes allocated in scratch */
+    bool failed;                    /* sticky, invariant 8 */
+    uint64_t n_syncs;               /* flushes issued */
+    char *err;                      /* during open only: the caller's message buffer */
+    size_t err_len;                 /* bytes of err */
+};
+
+/* ---- bytes ------------------------------------------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    unsigned i;
+
+    for (i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    unsigned i;
+
+    for (i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* CRC of a header whose CRC field sits at bytes 12..15. */
+static uint32_t hdr_crc(const uint8_t *p, size_t len)
+{
+    return coord_crc32c(coord_crc32c(0, p, 12), p + 16, len - 16);
+}
+
+/* CRC of a record whose body (after the 8-byte prefix) is len bytes. */
+static uint32_t rec_crc(const uint8_t *p, uint32_t len)
+{
+    return coord_crc32c(coord_crc32c(0, p, 4), p + REC_HDR_LEN, len);
+}
+
+static uint32_t max_body(const struct coord_log *log)
+{
+    return REC_BODY_MIN + log->opts.max_entry_size;
+}
+
+static void seg_name(char *buf, raft_index first, bool tmp)
+{
+    snprintf(buf, NAME_LEN, "%020" PRIu64 ".seg%s", first, tmp ? TMP_SUFFIX : "");
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static int xlate(int e)
+{
+    if (e == ENOSPC) {
+        return RAFT_ENOSPC;
+    }
+#ifdef EDQUOT
+    if (e == EDQUOT) {
+        return RAFT_ENOSPC;
+    }
+#endif
+    if (e == ENOMEM) {
+        return RAFT_ENOMEM;
+    }
+    return RAFT_EIO;
+}
+
+/* Log line at ERROR once and, while opening, copy it to the caller's buffer.
+ * Returns code, so that callers can `return report(...)`. */
+static int report(struct coord_log *log, int code, const char *fmt, ...) COORD_SLOG_PRINTF(3, 4);
+
+static int report(struct coord_log *log, int code, const char *fmt, ...)
+{
+    char line[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    coord_slog(COORD_SLOG_ERROR, "%s", line);
+    if (log->err != NULL && log->err_len > 0) {
+        snprintf(log->err, log->err_len, "%s", line);
+    }
+    return code;
+}
+
+/* A system call on dir/name (dir itself when name is NULL) failed with errno e. */
+static int sys_error(struct coord_log *log, const char *op, const char *name, int e)
+{
+    char msg[128];
+
+    if (strerror_r(e, msg, sizeof(msg)) != 0) {
+        snprintf(msg, sizeof(msg), "errno %d", e);
+    }
+    return report(log, xlate(e), "storage %s failed path=%s%s%s err=\"%s\"", op, log->dir,
+                  name != NULL ? "/" : "", name != NULL ? name : "", msg);
+}
+
+static int corrupt(struct coord_log *log, const char *name, uint64_t off, const char *why)
+{
+    return report(log, RAFT_ECORRUPT, "corrupt log file=%s/%s offset=%" PRIu64 " reason=%s",
+                  log->dir, name, off, why);
+}
+
+/* An I/O error left the disk in a state the log cannot vouch for. */
+static int fail_io(struct coord_log *log, const char *op, const char *name, int e)
+{
+    log->failed = true;
+    (void)sys_error(log, op, name, e);
+    return RAFT_EIO;
+}
+
+/* ---- system calls ----------------------------------------------------------------------- */
+
+/* Flush fd. Never retried: a failed fdatasync may have dropped the dirty
+ * pages, so a retry that succeeds would vouch for data that is gone. */
+static int flush(struct coord_log *log, int fd, const char *name)
+{
+    int rv;
+
+    log->n_syncs++;
+    if (log->opts.io.fdatasync != NULL) {
+        rv = log->opts.io.fdatasync(log->opts.io.arg, fd);
+    } else {
+        rv = fdatasync(fd);
+    }
+    if (rv != 0) {
+        return fail_io(log, "fdatasync", name, errno);
+    }
+    return 0;
+}
+
+/* Write all len bytes at off. Returns 0 or an errno value. */
+static int write_all(struct coord_log *log, int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    ssize_t n;
+
+    while (len > 0) {
+        if (log->opts.io.pwrite != NULL) {
+            n = log->opts.io.pwrite(log->opts.io.arg, fd, p, len, (off_t)off);
+        } else {
+            n = pwrite(fd, p, len, (off_t)off);
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            return EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Reserve the segment's space so appends do not change the file's size.
+ * Best effort: without it appends still work, only slower. */
+static void preallocate(struct coord_log *log, int fd)
+{
+    int e;
+
+    if (!log->opts.preallocate) {
+        return;
+    }
+    e = posix_fallocate(fd, 0, (off_t)log->opts.segment_size);
+    if (e != 0) {
+        coord_slog(COORD_SLOG_WARN, "storage preallocation failed dir=%s err=%d", log->dir, e);
+    }
+}
+
+/* Write a small file atomically: name.tmp, flush, rename, flush the dir. */
+static int write_file_atomic(struct coord_log *log, const char *name, const uint8_t *buf,
+                             size_t len)
+{
+    char tmp[NAME_LEN];
+    int fd;
+    int e;
+    int rv;
+
+    snprintf(tmp, sizeof(tmp), "%s%s", name, TMP_SUFFIX);
+    fd = openat(log->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return sys_error(log, "open", tmp, errno);
+    }
+    e = write_all(log, fd, buf, len, 0);
+    if (e != 0) {
+        rv = sys_error(log, "write", tmp, e);
+        goto err_after_open;
+    }
+    rv = flush(log, fd, tmp);
+    if (rv != 0) {
+        goto err_after_open;
+    }
+    close(fd);
+    if (renameat(log->dir_fd, tmp, log->dir_fd, name) != 0) {
+        rv = sys_error(log, "rename", tmp, errno);
+        goto err_after_close;
+    }
+    return flush(log, log->dir_fd, ".");
+
+err_after_open:
+    close(fd);
+err_after_close:
+    unlinkat(log->dir_fd, tmp, 0);
+    return rv;
+}
+
+/* ---- invariants ------------------------------------------------------------------------- */
+
+static size_t seg_count(const struct seg *s)
+{
+    return (size_t)(s->last + 1 - s->first);
+}
+
+static bool check(const struct coord_log *log)
+{
+    const struct seg *s;
+    size_t i;
+
+    if (log->failed) {
+        return true;
+    }
+    RAFT_ASSERT(log->next_index > log->snap.index);
+    RAFT_ASSERT(log->hs_slot <= 1);
+    if (log->n_segs == 0) {
+        RAFT_ASSERT(log->next_index == log->snap.index + 1);
+        RAFT_ASSERT(log->fd < 0);
+        return true;
+    }
+    RAFT_ASSERT(log->fd >= 0);
+    RAFT_ASSERT(log->segs[0].first <= log->snap.index + 1);
+    for (i = 0; i < log->n_segs; i++) {
+        s = &log->segs[i];
+        RAFT_ASSERT(s->last + 1 >= s->first);
+        RAFT_ASSERT(seg_count(s) <= s->cap);
+        RAFT_ASSERT(s->end >= SEG_HDR_LEN && s->end <= UINT32_MAX);
+        RAFT_ASSERT(i == 0 || s->first == log->segs[i - 1].last + 1);
+        RAFT_ASSERT(seg_count(s) == 0 ||
+                    (s->offs[0] == SEG_HDR_LEN && s->offs[seg_count(s) - 1] < s->end));
+    }
+    RAFT_ASSERT(log->next_index == log->segs[log->n_segs - 1].last + 1);
+    return true;
+}
+
+#ifdef NDEBUG
+#define CHECK(log) ((void)sizeof(check(log))) /* not evaluated */
+#else
+#define CHECK(log) RAFT_ASSERT(check(log))
+#endif
+
+/* ---- segments in memory ----------------------------------------------------------------- */
+
+static int seg_reserve(struct seg *s, size_t n)
+{
+    size_t cap = s->cap == 0 ? 64 : s->cap;
+    uint32_t *offs;
+
+    if (n <= s->cap) {
+        return 0;
+    }
+    while (cap < n) {
+        cap *= 2;
+    }
+    offs = raft_realloc(s->offs, cap * sizeof(*offs));
+    if (offs == NULL) {
+        return RAFT_ENOMEM;
+    }
+    s->offs = offs;
+    s->cap = cap;
+    return 0;
+}
+
+static int segs_reserve(struct coord_log *log, size_t n)
+{
+    size_t cap = log->cap_segs == 0 ? 8 : log->cap_segs;
+    struct seg *segs;
+
+    if (n <= log->cap_segs) {
+        return 0;
+    }
+    while (cap < n) {
+        cap *= 2;
+    }
+    segs = raft_realloc(log->segs, cap * sizeof(*segs));
+    if (segs == NULL) {
+        return RAFT_ENOMEM;
+    }
+    memset(segs + log->cap_segs, 0, (cap - log->cap_segs) * sizeof(*segs));
+    log->segs = segs;
+    log->cap_segs = cap;
+    return 0;
+}
+
+static struct seg *last_seg(struct coord_log *log)
+{
+    RAFT_ASSERT(log->n_segs > 0);
+    return &log->segs[log->n_segs - 1];
+}
+
+/* Forget segs[i] in memory (the file is the caller's business). */
+static void seg_release(struct seg *s)
+{
+    raft_free(s->offs);
+    memset(s, 0, sizeof(*s));
+}
+
+static int open_last(struct coord_log *log)
+{
+    char name[NAME_LEN];
+
+    seg_name(name, last_seg(log)->first, false);
+    log->fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
+    if (log->fd < 0) {
+        return fail_io(log, "open", name, errno);
+    }
+    return 0;
+}
+
+/* Term of entry index, which is on disk or is the snapshot's. */
+static int term_at(struct coord_log *log, raft_index index, raft_term *term)
+{
+    char name[NAME_LEN];
+    uint8_t buf[8];
+    const struct seg *s;
+    size_t i;
+    ssize_t n;
+    int fd;
+
+    for (i = 0; i < log->n_segs; i++) {
+        s = &log->segs[i];
+        if (index < s->first || index > s->last) {
+            continue;
+        }
+        seg_name(name, s->first, false);
+        fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return fail_io(log, "open", name, errno);
+        }
+        n = pread(fd, buf, sizeof(buf), (off_t)s->offs[index - s->first] + REC_HDR_LEN);
+        close(fd);
+        if (n != (ssize_t)sizeof(buf)) {
+            return fail_io(log, "read", name, n < 0 ? errno : EIO);
+        }
+        *term = get64(buf);
+        return 0;
+    }
+    RAFT_ASSERT(index == log->snap.index);
+    *term = log->snap.term;
+    return 0;
+}
+
+/* ---- writing segments ------------------------------------------------------------------- */
+
+/* Create the segment whose first record will be first, and make it the open
+ * one (invariant 5). On failure nothing changed, except a failed flush. */
+static int create_segment(struct coord_log *log, raft_index first)
+{
+    char tmp[NAME_LEN];
+    char name[NAME_LEN];
+    uint8_t hdr[SEG_HDR_LEN] = {0};
+    struct seg *s;
+    int fd;
+    int e;
+    int rv;
+
+    rv = segs_reserve(log, log->n_segs + 1);
+    if (rv != 0) {
+        return rv;
+    }
+    s = &log->segs[log->n_segs];
+    rv = seg_reserve(s, 1);
+    if (rv != 0) {
+        return rv;
+    }
+    seg_name(tmp, first, true);
+    seg_name(name, first, false);
+    fd = openat(log->dir_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return sys_error(log, "open", tmp, errno);
+    }
+    if (log->opts.preallocate) {
+        e = posix_fallocate(fd, 0, (off_t)log->opts.segment_size);
+        if (e != 0 && e != EINVAL && e != EOPNOTSUPP) {
+            rv = sys_error(log, "fallocate", tmp, e);
+            goto err_after_open;
+        }
+    }
+    memcpy(hdr, SEG_MAGIC, 8);
+    put32(hdr + 8, FORMAT_VERSION);
+    put64(hdr + 16, first);
+    put64(hdr + 24, log->epoch);
+    put32(hdr + 12, hdr_crc(hdr, sizeof(hdr)));
+    e = write_all(log, fd, hdr, sizeof(hdr), 0);
+    if (e != 0) {
+        rv = sys_error(log, "write", tmp, e);
+        goto err_after_open;
+    }
+    rv = flush(log, fd, tmp);
+    if (rv != 0) {
+        goto err_after_open;
+    }
+    if (renameat(log->dir_fd, tmp, log->dir_fd, name) != 0) {
+        rv = sys_error(log, "rename", tmp, errno);
+        goto err_after_open;
+    }
+    rv = flush(log, log->dir_fd, ".");
+    if (rv != 0) {
+        close(fd);
+        return rv;
+    }
+    if (log->fd >= 0) {
+        close(log->fd);
+    }
+    log->fd = fd;
+    log->seg_dirty = false;
+    s->first = first;
+    s->last = first - 1;
+    s->epoch = log->epoch;
+    s->end = SEG_HDR_LEN;
+    log->n_segs++;
+    return 0;
+
+err_after_open:
+    close(fd);
+    unlinkat(log->dir_fd, tmp, 0);
+    return rv;
+}
+
+/* Seal the open segment (cut its unused preallocation, flush it: invariant
+ * 3) and start a new one at first. */
+static int roll(struct coord_log *log, raft_index first)
+{
+    char name[NAME_LEN];
+    struct seg *s;
+    int rv;
+
+    if (log->n_segs > 0) {
+        s = last_seg(log);
+        seg_name(name, s->first, false);
+        if (ftruncate(log->fd, (off_t)s->end) != 0) {
+            return sys_error(log, "ftruncate", name, errno);
+        }
+        rv = flush(log, log->fd, name);
+        if (rv != 0) {
+            return rv;
+        }
+        log->seg_dirty = false;
+    }
+    return create_segment(log, first);
+}
+
+/* Delete entries >= from: whole segments from the newest, then the tail of
+ * the segment holding from - 1, cut and flushed (invariant 4). Also trims
+ * whatever a failed write left beyond the last record. Every failure is
+ * sticky: the disk may be half-way. */
+static int cut(struct coord_log *log, raft_index from)
+{
+    char name[NAME_LEN];
+    struct seg *s;
+    bool removed = false;
+    uint64_t end;
+    int rv;
+
+    while (log->n_segs > 0 && last_seg(log)->first >= from) {
+        s = last_seg(log);
+        if (log->fd >= 0) {
+            close(log->fd);
+            log->fd = -1;
+        }
+        seg_name(name, s->first, false);
+        if (unlinkat(log->dir_fd, name, 0) != 0) {
+            return fail_io(log, "unlink", name, errno);
+        }
+        seg_release(s);
+        log->n_segs--;
+        removed = true;
+    }
+    if (removed) {
+        rv = flush(log, log->dir_fd, ".");
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    log->next_index = from;
+    log->seg_dirty = false;
+    if (log->n_segs == 0) {
+        return 0;
+    }
+    s = last_seg(log);
+    if (log->fd < 0) {
+        rv = open_last(log);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    end = from <= s->last ? s->offs[from - s->first] : s->end;
+    seg_name(name, s->first, false);
+    if (ftruncate(log->fd, (off_t)end) != 0) {
+        return fail_io(log, "ftruncate", name, errno);
+    }
+    rv = flush(log, log->fd, name);
+    if (rv != 0) {
+        return rv;
+    }
+    s->last = from - 1;
+    s->end = end;
+    preallocate(log, log->fd);
+    return 0;
+}
+
+static int check_entries(const struct coord_log *log, const struct raft_entry *entries, size_t n)
+{
+    raft_term term = log->last_term;
+    size_t i;
+
+    if (n > MAX_APPEND_ENTRIES) {
+        return RAFT_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        if (entries[i].index != log->next_index + i || entries[i].term < term ||
+            (entries[i].data.len > 0 && entries[i].data.base == NULL)) {
+            return RAFT_EINVAL;
+        }
+        if (entries[i].data.len > log->opts.max_entry_size) {
+            return RAFT_ETOOBIG;
+        }
+        term = entries[i].term;
+    }
+    return 0;
+}
+
+static uint32_t rec_len(const struct raft_entry *e)
+{
+    return (uint32_t)(REC_MAX_OVERHEAD + e->data.len);
+}
+
+static void encode_record(uint8_t *p, const struct raft_entry *e)
+{
+    uint32_t len = REC_BODY_MIN + (uint32_t)e->data.len;
+
+    put32(p, len);
+    put64(p + 8, e->term);
+    put64(p + 16, e->index);
+    p[24] = e->type;
+    if (e->data.len > 0) {
+        memcpy(p + REC_HDR_LEN + REC_BODY_MIN, e->data.base, e->data.len);
+    }
+    put32(p + 4, rec_crc(p, len));
+}
+
+/* Write as many of the n entries as fit in the open segment, in one pwrite
+ * of at most SCRATCH_MAX bytes (or one record); *done returns how many. */
+static int write_some(struct coord_log *log, const struct raft_entry *entries, size_t n,
+                      size_t *done)
+{
+    char name[NAME_LEN];
+    struct seg *s = last_seg(log);
+    size_t have = seg_count(s);
+    size_t bytes = 0;
+    size_t k = 0;
+    size_t i;
+    uint8_t *p;
+    int e;
+    int rv;
+
+    while (k < n && s->end + bytes + rec_len(&entries[k]) <= log->opts.segment_size &&
+           (k == 0 || bytes + rec_len(&entries[k]) <= SCRATCH_MAX)) {
+        bytes += rec_len(&entries[k]);
+        k++;
+    }
+    RAFT_ASSERT(k > 0);
+    if (bytes > log->scratch_cap) {
+        p = raft_realloc(log->scratch, bytes);
+        if (p == NULL) {
+            return RAFT_ENOMEM;
+        }
+        log->scratch = p;
+        log->scratch_cap = bytes;
+    }
+    rv = seg_reserve(s, have + k);
+    if (rv != 0) {
+        return rv;
+    }
+    for (i = 0, p = log->scratch; i < k; i++) {
+        encode_record(p, &entries[i]);
+        s->offs[have + i] = (uint32_t)(s->end + (size_t)(p - log->scratch));
+        p += rec_len(&entries[i]);
+    }
+    log->seg_dirty = true;
+    e = write_all(log, log->fd, log->scratch, bytes, s->end);
+    if (e != 0) {
+        seg_name(name, s->first, false);
+        return sys_error(log, "write", name, e);
+    }
+    s->end += bytes;
+    s->last += k;
+    log->next_index += k;
+    *done = k;
+    return 0;
+}
+
+/* Roll before entry e if the open segment cannot take it. */
+static int make_room(struct coord_log *log, const struct raft_entry *e)
+{
+    const struct seg *s;
+
+    if (log->n_segs == 0) {
+        return create_segment(log, e->index);
+    }
+    s = last_seg(log);
+    if (s->end + rec_len(e) > log->opts.segment_size && s->last >= s->first) {
+        return roll(log, e->index);
+    }
+    return 0;
+}
+
+int coord_log_append(struct coord_log *log, const struct raft_entry *entries, size_t n)
+{
+    raft_index orig_next = log->next_index;
+    size_t i = 0;
+    size_t k = 0;
+    int rv;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    rv = check_entries(log, entries, n);
+    if (rv != 0 || n == 0) {
+        return rv;
+    }
+    while (i < n) {
+        rv = make_room(log, &entries[i]);
+        if (rv != 0) {
+            goto err_undo;
+        }
+        rv = write_some(log, entries + i, n - i, &k);
+        if (rv != 0) {
+            goto err_undo;
+        }
+        i += k;
+    }
+    log->last_term = entries[n - 1].term;
+    CHECK(log);
+    return 0;
+
+err_undo:
+    /* Leave no record of this call behind, not even a partial one that a
+     * later, shorter append would not overwrite. */
+    if (!log->failed && cut(log, orig_next) != 0) {
+        rv = RAFT_EIO;
+    }
+    CHECK(log);
+    return rv;
+}
+
+int coord_log_truncate(struct coord_log *log, raft_index from)
+{
+    int rv;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (from <= log->snap.index || from > log->next_index) {
+        return RAFT_EINVAL;
+    }
+    if (from == log->next_index) {
+        return 0;
+    }
+    rv = cut(log, from);
+    if (rv == 0) {
+        rv = term_at(log, from - 1, &log->last_term);
+    }
+    CHECK(log);
+    return rv;
+}
+
+/* ---- hard state ------------------------------------------------------------------------- */
+
+static void hs_encode(uint8_t *p, uint64_t seq, raft_term term, raft_id vote, raft_index commit)
+{
+    memset(p, 0, HS_SLOT_LEN);
+    memcpy(p, HS_MAGIC, 8);
+    put32(p + 8, FORMAT_VERSION);
+    put64(p + 16, seq);
+    put64(p + 24, term);
+    put64(p + 32, vote);
+    put64(p + 40, commit);
+    put32(p + 12, hdr_crc(p, HS_SLOT_LEN));
+}
+
+static bool hs_valid(const uint8_t *p)
+{
+    return memcmp(p, HS_MAGIC, 8) == 0 && get32(p + 8) == FORMAT_VERSION &&
+           get32(p + 12) == hdr_crc(p, HS_SLOT_LEN);
+}
+
+int coord_log_set_hard_state(struct coord_log *log, raft_term term, raft_id vote, raft_index commit)
+{
+    uint8_t slot[HS_SLOT_LEN];
+    unsigned other = 1 - log->hs_slot;
+    int e;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (term < log->term || (term == log->term && log->vote != 0 && vote != log->vote)) {
+        return RAFT_EINVAL;
+    }
+    if (term == log->term && vote == log->vote && commit == log->commit) {
+        return 0;
+    }
+    /* Invariant 6: only the slot not holding the durable state is written,
+     * as often as needed, with the next sequence number. */
+    hs_encode(slot, log->hs_seq + 1, term, vote, commit);
+    e = write_all(log, log->hs_fd, slot, sizeof(slot), (uint64_t)other * HS_SLOT_STRIDE);
+    if (e != 0) {
+        return fail_io(log, "write", HS_NAME, e);
+    }
+    log->term = term;
+    log->vote = vote;
+    log->commit = commit;
+    log->hs_pending = true;
+    if (term != log->d_term || vote != log->d_vote) {
+        log->hs_need_sync = true;
+    }
+    return 0;
+}
+
+static int hs_flush(struct coord_log *log)
+{
+    int rv = flush(log, log->hs_fd, HS_NAME);
+
+    if (rv != 0) {
+        return rv;
+    }
+    log->hs_slot = 1 - log->hs_slot;
+    log->hs_seq++;
+    log->d_term = log->term;
+    log->d_vote = log->vote;
+    log->hs_pending = false;
+    log->hs_need_sync = false;
+    return 0;
+}
+
+int coord_log_sync(struct coord_log *log)
+{
+    char name[NAME_LEN];
+    int rv;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (log->seg_dirty) {
+        seg_name(name, last_seg(log)->first, false);
+        rv = flush(log, log->fd, name);
+        if (rv != 0) {
+            return rv;
+        }
+        log->seg_dirty = false;
+    }
+    if (log->hs_need_sync) {
+        return hs_flush(log);
+    }
+    return 0;
+}
+
+/* ---- snapshots and compaction ----------------------------------------------------------- */
+
+static int write_snap(struct coord_log *log, const struct raft_snapshot_meta *meta, uint64_t epoch)
+{
+    uint8_t buf[SNAP_FILE_MAX];
+    size_t conf_len;
+
+    if (meta->conf.n > RAFT_MAX_SERVERS) {
+        return RAFT_EINVAL;
+    }
+    conf_len = raft_conf_encoded_len(&meta->conf);
+    RAFT_ASSERT(SNAP_HDR_LEN + conf_len <= sizeof(buf));
+    memset(buf, 0, SNAP_HDR_LEN);
+    memcpy(buf, SNAP_MAGIC, 8);
+    put32(buf + 8, FORMAT_VERSION);
+    put64(buf + 16, meta->index);
+    put64(buf + 24, meta->term);
+    put64(buf + 32, epoch);
+    put32(buf + 40, (uint32_t)conf_len);
+    raft_conf_encode(&meta->conf, buf + SNAP_HDR_LEN);
+    put32(buf + 12, hdr_crc(buf, SNAP_HDR_LEN + conf_len));
+    return write_file_atomic(log, SNAP_NAME, buf, SNAP_HDR_LEN + conf_len);
+}
+
+int coord_log_set_snapshot(struct coord_log *log, const struct raft_snapshot_meta *meta)
+{
+    char name[NAME_LEN];
+    int rv;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (meta->index < log->snap.index || meta->index >= log->next_index) {
+        return RAFT_EINVAL;
+    }
+    /* The entries up to meta->index must be durable before the meta that
+     * says the log covers them (invariant 2 after a crash). */
+    if (log->seg_dirty) {
+        seg_name(name, last_seg(log)->first, false);
+        rv = flush(log, log->fd, name);
+        if (rv != 0) {
+            return rv;
+        }
+        log->seg_dirty = false;
+    }
+    rv = write_snap(log, meta, log->epoch);
+    if (rv != 0) {
+        return rv;
+    }
+    log->snap = *meta;
+    CHECK(log);
+    return 0;
+}
+
+int coord_log_install_snapshot(struct coord_log *log, const struct raft_snapshot_meta *meta)
+{
+    int rv;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (meta->index < log->snap.index) {
+        return RAFT_EINVAL;
+    }
+    /* The rename of snapshot.meta with a new epoch is the atomic switch
+     * (invariant 7); deleting the old segments afterwards is tidying up. */
+    rv = write_snap(log, meta, log->epoch + 1);
+    if (rv != 0) {
+        return rv;
+    }
+    log->epoch++;
+    log->snap = *meta;
+    rv = cut(log, 0);
+    log->next_index = meta->index + 1;
+    log->last_term = meta->term;
+    CHECK(log);
+    return rv;
+}
+
+int coord_log_compact(struct coord_log *log, raft_index below_index)
+{
+    char name[NAME_LEN];
+    size_t n = 0;
+    size_t i;
+    int rv = 0;
+
+    if (log->failed) {
+        return RAFT_EIO;
+    }
+    if (below_index > log->snap.index + 1) {
+        return RAFT_EINVAL;
+    }
+    /* Oldest first, so that a crash half-way leaves no gap (invariant 1). */
+    while (n + 1 < log->n_segs && log->segs[n].last < below_index) {
+        seg_name(name, log->segs[n].first, false);
+        if (unlinkat(log->dir_fd, name, 0) != 0) {
+            rv = fail_io(log, "unlink", name, errno);
+            break;
+        }
+        n++;
+    }
+    if (n == 0) {
+        return rv;
+    }
+    for (i = 0; i < n; i++) {
+        seg_release(&log->segs[i]);
+    }
+    memmove(log->segs, log->segs + n, (log->n_segs - n) * sizeof(*log->segs));
+    memset(log->segs + log->n_segs - n, 0, n * sizeof(*log->segs));
+    log->n_segs -= n;
+    if (rv == 0) {
+        rv = flush(log, log->dir_fd, ".");
+    }
+    CHECK(log);
+    return rv;
+}
+
+void coord_log_stats(const struct coord_log *log, struct coord_log_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    stats->n_syncs = log->n_syncs;
+    stats->n_segments = log->n_segs;
+    stats->last_index = log->next_index - 1;
+    if (log->n_segs > 0 && log->segs[0].last >= log->segs[0].first) {
+        stats->first_index = log->segs[0].first;
+    }
+}
+
+void coord_log_close(struct coord_log *log)
+{
+    size_t i;
+
+    if (log == NULL) {
+        return;
+    }
+    if (!log->failed && coord_log_sync(log) == 0 && log->hs_pending) {
+        (void)hs_flush(log);
+    }
+    if (log->fd >= 0) {
+        close(log->fd);
+    }
+    if (log->hs_fd >= 0) {
+        close(log->hs_fd);
+    }
+    if (log->dir_fd >= 0) {
+        close(log->dir_fd);
+    }
+    for (i = 0; i < log->cap_segs; i++) {
+        raft_free(log->segs[i].offs);
+    }
+    raft_free(log->segs);
+    raft_free(log->scratch);
+    raft_free(log->dir);
+    raft_free(log);
+}
+
+/* ---- open: the directory ---------------------------------------------------------------- */
+
+void coord_log_opts_default(struct coord_log_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->segment_size = DEFAULT_SEG_SIZE;
+    opts->max_entry_size = DEFAULT_MAX_ENTRY;
+    opts->preallocate = true;
+}
+
+static bool opts_valid(const struct coord_log_opts *o)
+{
+    return o->segment_size >= SEG_SIZE_MIN && o->segment_size <= UINT32_MAX &&
+           o->max_entry_size <= o->segment_size - SEG_HDR_LEN - REC_MAX_OVERHEAD;
+}
+
+/* Create dir if missing, flushing its parent so the new entry is durable. */
+static int ensure_dir(struct coord_log *log)
+{
+    char *slash;
+    int fd;
+    int rv;
+
+    if (mkdir(log->dir, 0755) != 0) {
+        if (errno == EEXIST) {
+            return 0;
+        }
+        return sys_error(log, "mkdir", NULL, errno);
+    }
+    slash = strrchr(log->dir, '/');
+    if (slash == log->dir) {
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else if (slash != NULL) {
+        *slash = '\0';
+        fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *slash = '/';
+    } else {
+        fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        return sys_error(log, "open", "..", errno);
+    }
+    rv = flush(log, fd, "..");
+    close(fd);
+    return rv;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* "%020" PRIu64 ".seg" exactly. */
+static bool parse_seg_name(const char *s, raft_index *first)
+{
+    raft_index v = 0;
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (raft_index)(s[i] - '0');
+    }
+    if (strcmp(s + 20, ".seg") != 0) {
+        return false;
+    }
+    *first = v;
+    return true;
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+    raft_index x = *(const raft_index *)a;
+    raft_index y = *(const raft_index *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Delete leftover *.tmp files and return the segments' first indexes, sorted
+ * (*firsts returns owned: raft_free). */
+static int list_dir(struct coord_log *log, raft_index **firsts, size_t *n)
+{
+    struct dirent *de;
+    raft_index *v = NULL;
+    raft_index *grown;
+    raft_index first;
+    size_t cap = 0;
+    bool removed = false;
+    DIR *d;
+    int fd;
+    int rv = 0;
+
+    *n = 0;
+    fd = openat(log->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        rv = sys_error(log, "opendir", ".", errno);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rv;
+    }
+    while (rv == 0 && (de = readdir(d)) != NULL) {
+        if (has_suffix(de->d_name, TMP_SUFFIX)) {
+            if (unlinkat(log->dir_fd, de->d_name, 0) != 0) {
+                rv = sys_error(log, "unlink", de->d_name, errno);
+            }
+            removed = true;
+        } else if (parse_seg_name(de->d_name, &first)) {
+            if (*n == cap) {
+                cap = cap == 0 ? 16 : cap * 2;
+                grown = raft_realloc(v, cap * sizeof(*v));
+                if (grown == NULL) {
+                    rv = RAFT_ENOMEM;
+                    break;
+                }
+                v = grown;
+            }
+            v[(*n)++] = first;
+        }
+    }
+    closedir(d);
+    if (rv == 0 && removed) {
+        rv = flush(log, log->dir_fd, ".");
+    }
+    if (rv != 0) {
+        raft_free(v);
+        return rv;
+    }
+    if (*n > 0) {
+        qsort(v, *n, sizeof(*v), cmp_index);
+    }
+    *firsts = v;
+    return 0;
+}
+
+/* Read a whole small file of at most max bytes. *len returns its size;
+ * a missing file returns RAFT_ENOTFOUND without logging. */
+static int read_small(struct coord_log *log, const char *name, uint8_t *buf, size_t max,
+                      size_t *len)
+{
+    ssize_t n;
+    int fd;
+
+    *len = 0;
+    fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? RAFT_ENOTFOUND : sys_error(log, "open", name, errno);
+    }
+    while (*len < max) {
+        n = pread(fd, buf + *len, max - *len, (off_t)*len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            return sys_error(log, "read", name, e);
+        }
+        if (n == 0) {
+            break;
+        }
+        *len += (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+static int load_snapshot(struct coord_log *log, bool *found)
+{
+    uint8_t buf[SNAP_FILE_MAX + 1];
+    struct raft_buf conf;
+    size_t len;
+    int rv;
+
+    rv = read_small(log, SNAP_NAME, buf, sizeof(buf), &len);
+    *found = rv != RAFT_ENOTFOUND;
+    if (rv != 0) {
+        return rv == RAFT_ENOTFOUND ? 0 : rv;
+    }
+    if (len < SNAP_HDR_LEN || len > SNAP_FILE_MAX || memcmp(buf, SNAP_MAGIC, 8) != 0 ||
+        get32(buf + 8) != FORMAT_VERSION || get32(buf + 40) != len - SNAP_HDR_LEN) {
+        return corrupt(log, SNAP_NAME, 0, "bad-header");
+    }
+    if (get32(buf + 12) != hdr_crc(buf, len)) {
+        return corrupt(log, SNAP_NAME, 0, "bad-crc");
+    }
+    conf.base = buf + SNAP_HDR_LEN;
+    conf.len = len - SNAP_HDR_LEN;
+    if (raft_conf_decode(&conf, &log->snap.conf) != 0) {
+        return corrupt(log, SNAP_NAME, SNAP_HDR_LEN, "bad-configuration");
+    }
+    log->snap.index = get64(buf + 16);
+    log->snap.term = get64(buf + 24);
+    log->epoch = get64(buf + 32);
+    return 0;
+}
+
+/* Load the hard state, or create the file in a directory with nothing else
+ * in it. Any other directory without one has lost it. */
+static int load_hs(struct coord_log *log, bool fresh)
+{
+    uint8_t buf[HS_FILE_LEN] = {0};
+    const uint8_t *slot;
+    size_t len;
+    bool found = false;
+    unsigned i;
+    int rv;
+
+    rv = read_small(log, HS_NAME, buf, sizeof(buf), &len);
+    if (rv == RAFT_ENOTFOUND && fresh) {
+        hs_encode(buf, 1, 0, 0, 0);
+        rv = write_file_atomic(log, HS_NAME, buf, sizeof(buf));
+    } else if (rv == RAFT_ENOTFOUND) {
+        return corrupt(log, HS_NAME, 0, "missing-with-log-present");
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    for (i = 0; i < 2; i++) {
+        slot = buf + i * HS_SLOT_STRIDE;
+        if (hs_valid(slot) && (!found || get64(slot + 16) > log->hs_seq)) {
+            found = true;
+            log->hs_slot = i;
+            log->hs_seq = get64(slot + 16);
+            log->d_term = get64(slot + 24);
+            log->d_vote = get64(slot + 32);
+            log->commit = get64(slot + 40);
+        }
+    }
+    if (!found) {
+        return corrupt(log, HS_NAME, 0, "no-valid-slot");
+    }
+    log->term = log->d_term;
+    log->vote = log->d_vote;
+    log->hs_fd = openat(log->dir_fd, HS_NAME, O_RDWR | O_CLOEXEC);
+    if (log->hs_fd < 0) {
+        return sys_error(log, "open", HS_NAME, errno);
+    }
+    return 0;
+}
+
+/* Check each segment's header; delete those of a log dropped by an install
+ * (invariant 7) and register the others in log->segs. */
+static int load_headers(struct coord_log *log, const raft_index *firsts, size_t n)
+{
+    char name[NAME_LEN];
+    uint8_t hdr[SEG_HDR_LEN];
+    bool removed = false;
+    uint64_t epoch;
+    ssize_t got;
+    size_t i;
+    int fd;
+    int rv;
+
+    for (i = 0; i < n; i++) {
+        seg_name(name, firsts[i], false);
+        fd = openat(log->dir_fd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return sys_error(log, "open", name, errno);
+        }
+        got = pread(fd, hdr, sizeof(hdr), 0);
+        close(fd);
+        if (got < 0) {
+            return sys_error(log, "read", name, errno);
+        }
+        if (firsts[i] == 0 || (size_t)got < sizeof(hdr) || memcmp(hdr, SEG_MAGIC, 8) != 0 ||
+            get32(hdr + 8) != FORMAT_VERSION || get32(hdr + 12) != hdr_crc(hdr, sizeof(hdr)) ||
+            get64(hdr + 16) != firsts[i]) {
+            return corrupt(log, name, 0, "bad-segment-header");
+        }
+        epoch = get64(hdr + 24);
+        if (epoch > log->epoch) {
+            return corrupt(log, name, 24, "epoch-ahead-of-snapshot");
+        }
+        if (epoch < log->epoch) {
+            coord_slog(COORD_SLOG_INFO, "storage removing segment dropped by a snapshot file=%s/%s",
+                       log->dir, name);
+            if (unlinkat(log->dir_fd, name, 0) != 0) {
+                return sys_error(log, "unlink", name, errno);
+            }
+            removed = true;
+            continue;
+        }
+        rv = segs_reserve(log, log->n_segs + 1);
+        if (rv != 0) {
+            return rv;
+        }
+        log->segs[log->n_segs].first = firsts[i];
+        log->segs[log->n_segs].last = firsts[i] - 1;
+        log->segs[log->n_segs].epoch = epoch;
+        log->n_segs++;
+    }
+    return removed ? flush(log, log->dir_fd, ".") : 0;
+}
+
+/* ---- open: the records ------------------------------------------------------------------ */
+
+/* Offset of the first non-zero byte in m[from, size), or size. */
+static size_t skip_zeros(const uint8_t *m, size_t size, size_t from)
+{
+    uint64_t word;
+
+    while (from < size && (from & 7) != 0 && m[from] == 0) {
+        from++;
+    }
+    while (size - from >= 8) {
+        memcpy(&word, m + from, sizeof(word));
+        if (word != 0) {
+            break;
+        }
+        from += 8;
+    }
+    while (from < size && m[from] == 0) {
+        from++;
+    }
+    return from;
+}
+
+/* Does a record of sane length and good CRC start at off? */
+static bool valid_at(const uint8_t *m, size_t size, size_t off, uint32_t max)
+{
+    uint32_t len;
+
+    if (size - off < REC_MAX_OVERHEAD) {
+        return false;
+    }
+    len = get32(m + off);
+    return len >= REC_BODY_MIN && len <= max && len <= size - off - REC_HDR_LEN &&
+           rec_crc(m + off, len) == get32(m + off + 4);
+}
+
+/* Does any valid record start after off? Zero runs are skipped, since a
+ * record cannot start with a zero length. */
+static bool valid_after(const uint8_t *m, size_t size, size_t off, uint32_t max)
+{
+    size_t nz;
+
+    for (off++; off + REC_MAX_OVERHEAD <= size; off++) {
+        nz = skip_zeros(m, size, off);
+        if (nz >= off + 4) {
+            off = nz - 3; /* first offset whose length field holds m[nz] */
+        }
+        if (off + REC_MAX_OVERHEAD <= size && valid_at(m, size, off, max)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Walk the records of one segment while they check out, filling s->offs,
+ * s->last and s->end (where the walk stopped). *term carries the last term
+ * across segments. Fails only on what no crash explains: a good CRC on a
+ * record whose index or term is out of sequence. */
+static int walk(struct coord_log *log, struct seg *s, const char *name, const uint8_t *m,
+                size_t size, raft_term *term, const char **why)
+{
+    size_t off = SEG_HDR_LEN;
+    uint32_t len;
+    int rv;
+
+    *why = NULL;
+    while (off < size) {
+        if (size - off < REC_HDR_LEN) {
+            *why = "short-record";
+            break;
+        }
+        len = get32(m + off);
+        if (len == 0) {
+            *why = "zero-length";
+            break;
+        }
+        if (len < REC_BODY_MIN || len > max_body(log)) {
+            *why = "bad-length";
+            break;
+        }
+        if (len > size - off - REC_HDR_LEN) {
+            *why = "short-record";
+            break;
+        }
+        if (rec_crc(m + off, len) != get32(m + off + 4)) {
+            *why = "bad-crc";
+            break;
+        }
+        if (get64(m + off + 16) != s->last + 1) {
+            return corrupt(log, name, off, "index-out-of-sequence");
+        }
+        if (get64(m + off + 8) < *term) {
+            return corrupt(log, name, off, "term-goes-back");
+        }
+        rv = seg_reserve(s, seg_count(s) + 1);
+        if (rv != 0) {
+            return rv;
+        }
+        s->offs[seg_count(s)] = (uint32_t)off;
+        s->last++;
+        *term = get64(m + off + 8);
+        off += REC_HDR_LEN + len;
+    }
+    s->end = off;
+    return 0;
+}
+
+/* Decide what the bytes after the walk's stop are (see Recovery in the
+ * design notes); *torn is set when they must be cut off. */
+static int classify(struct coord_log *log, const struct seg *s, const char *name, const uint8_t *m,
+                    size_t size, bool is_last, const char *why, bool *torn)
+{
+    size_t stop = (size_t)s->end;
+
+    *torn = false;
+    if (why == NULL || skip_zeros(m, size, stop) == size) {
+        return 0;
+    }
+    if (!is_last || valid_after(m, size, stop, max_body(log))) {
+        return corrupt(log, name, stop, why);
+    }
+    *torn = true;
+    coord_slog(COORD_SLOG_WARN,
+               "storage cutting torn tail file=%s/%s offset=%zu dropped_bytes=%zu reason=%s",
+               log->dir, name, stop, size - stop, why);
+    return 0;
+}
+
+static int grow_rec(struct coord_log_recovered *rec, size_t n_entries)
+{
+    struct raft_entry *entries;
+    void **bufs;
+
+    entries = raft_realloc(rec->entries, n_entries * sizeof(*entries));
+    if (entries == NULL) {
+        return RAFT_ENOMEM;
+    }
+    rec->entries = entries;
+    bufs = raft_realloc(rec->bufs, (rec->n_bufs + 1) * sizeof(*bufs));
+    if (bufs == NULL) {
+        return RAFT_ENOMEM;
+    }
+    rec->bufs = bufs;
+    return 0;
+}
+
+/* Copy the entries of s after the snapshot into rec, their data into one
+ * block per segment. */
+static int collect(struct coord_log *log, const struct seg *s, const uint8_t *m,
+                   struct coord_log_recovered *rec)
+{
+    raft_index from = s->first > log->snap.index ? s->first : log->snap.index + 1;
+    struct raft_entry *e;
+    size_t bytes = 0;
+    uint8_t *block;
+    raft_index i;
+    const uint8_t *r;
+    int rv;
+
+    if (from > s->last) {
+        return 0;
+    }
+    for (i = from; i <= s->last; i++) {
+        bytes += get32(m + s->offs[i - s->first]) - REC_BODY_MIN;
+    }
+    rv = grow_rec(rec, rec->n_entries + (size_t)(s->last - from + 1));
+    if (rv != 0) {
+        return rv;
+    }
+    block = bytes > 0 ? raft_malloc(bytes) : NULL;
+    if (bytes > 0 && block == NULL) {
+        return RAFT_ENOMEM;
+    }
+    if (block != NULL) {
+        rec->bufs[rec->n_bufs++] = block;
+    }
+    for (i = from; i <= s->last; i++) {
+        r = m + s->offs[i - s->first];
+        e = &rec->entries[rec->n_entries++];
+        e->term = get64(r + 8);
+        e->index = get64(r + 16);
+        e->type = r[24];
+        e->data.len = get32(r) - REC_BODY_MIN;
+        e->data.base = e->data.len > 0 ? block : NULL;
+        if (e->data.len > 0) {
+            memcpy(block, r + REC_HDR_LEN + REC_BODY_MIN, e->data.len);
+            block += e->data.len;
+        }
+    }
+    return 0;
+}
+
+/* Map one segment, walk it, classify its end, collect its entries. The last
+ * segment stays open as log->fd, its torn tail cut off. */
+static int load_segment(struct coord_log *log, size_t i, raft_term *term,
+                        struct coord_log_recovered *rec)
+{
+    char name[NAME_LEN];
+    struct seg *s = &log->segs[i];
+    bool is_last = i + 1 == log->n_segs;
+    const char *why;
+    struct stat st;
+    uint8_t *m;
+    size_t size;
+    bool torn = false;
+    int fd;
+    int rv;
+
+    seg_name(name, s->first, false);
+    fd = openat(log->dir_fd, name, (is_last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        return sys_error(log, "open", name, errno);
+    }
+    if (fstat(fd, &st) != 0) {
+        rv = sys_error(log, "fstat", name, errno);
+        goto err_after_open;
+    }
+    if (st.st_size < (off_t)SEG_HDR_LEN || (uint64_t)st.st_size > UINT32_MAX) {
+        rv = corrupt(log, name, 0, "bad-file-size");
+        goto err_after_open;
+    }
+    size = (size_t)st.st_size;
+    m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+        rv = sys_error(log, "mmap", name, errno);
+        goto err_after_open;
+    }
+    rv = walk(log, s, name, m, size, term, &why);
+    if (rv == 0) {
+        rv = classify(log, s, name, m, size, is_last, why, &torn);
+    }
+    if (rv == 0) {
+        rv = collect(log, s, m, rec);
+    }
+    munmap(m, size);
+    if (rv != 0) {
+        goto err_after_open;
+    }
+    if (!is_last) {
+        close(fd);
+        return 0;
+    }
+    log->fd = fd;
+    if (torn) {
+        if (ftruncate(fd, (off_t)s->end) != 0) {
+            return sys_error(log, "ftruncate", name, errno);
+        }
+        rv = flush(log, fd, name);
+    }
+    if (rv == 0 && (torn || (uint64_t)st.st_size < log->opts.segment_size)) {
+        preallocate(log, fd);
+    }
+    return rv;
+
+err_after_open:
+    close(fd);
+    return rv;
+}
+
+static int load_segments(struct coord_log *log, struct coord_log_recovered *rec)
+{
+    char name[NAME_LEN];
+    raft_term term = 0;
+    size_t i;
+    int rv;
+
+    for (i = 0; i < log->n_segs; i++) {
+        seg_name(name, log->segs[i].first, false);
+        if (i == 0 && log->segs[0].first > log->snap.index + 1) {
+            return corrupt(log, name, 16, "entries-missing-after-snapshot");
+        }
+        if (i > 0 && log->segs[i].first != log->segs[i - 1].last + 1) {
+            return corrupt(log, name, 16, "index-gap-before-segment");
+        }
+        rv = load_segment(log, i, &term, rec);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (log->n_segs > 0 && last_seg(log)->last < log->snap.index) {
+        seg_name(name, last_seg(log)->first, false);
+        return corrupt(log, name, last_seg(log)->end, "log-ends-before-snapshot");
+    }
+    log->next_index = log->n_segs > 0 ? last_seg(log)->last + 1 : log->snap.index + 1;
+    log->last_term =
+        log->n_segs > 0 && last_seg(log)->last > log->snap.index ? term : log->snap.term;
+    return 0;
+}
+
+/* Fill the hard state of rec from what was loaded. Writes made before a
+ * crash may have reached the disk in any order, so the hard state can lag
+ * the log: a term below the last entry's (or the snapshot's) is raised, with
+ * no vote in it (no vote in that term was ever sent: its flush never
+ * completed); commit is a lower bound, kept within the log. */
+static void finish(struct coord_log *log, struct coord_log_recovered *rec)
+{
+    raft_index last = log->next_index - 1;
+    raft_term term = log->term;
+
+    if (log->last_term > term || log->snap.term > term) {
+        term = log->last_term > log->snap.term ? log->last_term : log->snap.term;
+        coord_slog(COORD_SLOG_WARN,
+                   "storage raising term to the log's dir=%s term=%" PRIu64 " stored_term=%" PRIu64,
+                   log->dir, term, log->term);
+        log->term = term;
+        log->vote = 0;
+    }
+    if (log->commit > last) {
+        log->commit = last;
+    }
+    if (log->commit < log->snap.index) {
+        log->commit = log->snap.index;
+    }
+    rec->term = log->term;
+    rec->vote = log->vote;
+    rec->commit = log->commit;
+    rec->snapshot = log->snap;
+}
+
+static int open_dir(struct coord_log *log, const char *dir)
+{
+    size_t len = strlen(dir);
+    int rv;
+
+    while (len > 1 && dir[len - 1] == '/') {
+        len--;
+    }
+    log->dir = raft_malloc(len + 1);
+    if (log->dir == NULL) {
+        return RAFT_ENOMEM;
+    }
+    memcpy(log->dir, dir, len);
+    log->dir[len] = '\0';
+    rv = ensure_dir(log);
+    if (rv != 0) {
+        return rv;
+    }
+    log->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (log->dir_fd < 0) {
+        return sys_error(log, "open", ".", errno);
+    }
+    return 0;
+}
+
+int coord_log_open(const char *dir, const struct coord_log_opts *opts, struct coord_log **out,
+                   struct coord_log_recovered *rec, char *err, size_t err_len)
+{
+    struct coord_log *log;
+    raft_index *firsts = NULL;
+    size_t n_firsts = 0;
+    bool have_snap;
+    int rv;
+
+    memset(rec, 0, sizeof(*rec));
+    if (err != NULL && err_len > 0) {
+        err[0] = '\0';
+    }
+    log = raft_calloc(1, sizeof(*log));
+    if (log == NULL) {
+        return RAFT_ENOMEM;
+    }
+    log->fd = -1;
+    log->hs_fd = -1;
+    log->dir_fd = -1;
+    log->err = err;
+    log->err_len = err_len;
+    if (opts != NULL) {
+        log->opts = *opts;
+    } else {
+        coord_log_opts_default(&log->opts);
+    }
+    if (!opts_valid(&log->opts)) {
+        rv = report(log, RAFT_EINVAL,
+                    "storage bad options segment_size=%" PRIu64 " max_entry_size=%" PRIu32,
+                    log->opts.segment_size, log->opts.max_entry_size);
+        goto err_after_alloc;
+    }
+    rv = open_dir(log, dir);
+    if (rv == 0) {
+        rv = list_dir(log, &firsts, &n_firsts);
+    }
+    if (rv == 0) {
+        rv = load_snapshot(log, &have_snap);
+    }
+    if (rv == 0) {
+        rv = load_hs(log, n_firsts == 0 && !have_snap);
+    }
+    if (rv == 0) {
+        rv = load_headers(log, firsts, n_firsts);
+    }
+    raft_free(firsts);
+    if (rv == 0) {
+        rv = load_segments(log, rec);
+    }
+    if (rv != 0) {
+        goto err_after_alloc;
+    }
+    finish(log, rec);
+    log->err = NULL;
+    log->err_len = 0;
+    CHECK(log);
+    *out = log;
+    return 0;
+
+err_after_alloc:
+    log->failed = true; /* close must not flush a half-opened log */
+    coord_log_close(log);
+    coord_log_recovered_free(rec);
+    return rv;
+}
+
+void coord_log_recovered_free(struct coord_log_recovered *rec)
+{
+    size_t i;
+
+    for (i = 0; i < rec->n_bufs; i++) {
+        raft_free(rec->bufs[i]);
+    }
+    raft_free(rec->bufs);
+    raft_free(rec->entries);
+    memset(rec, 0, sizeof(*rec));
+}
