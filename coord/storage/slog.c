@@ -39,6 +39,7 @@ void coord_slog(int level, const char *fmt, ...)
     n = snprintf(line, sizeof(line), "%s ", level_name(level));
     len = n > 0 ? (size_t)n : 0;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): false positive, va_start is above */
     n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
     va_end(ap);
     len = n > 0 ? len + (size_t)n : len;

@@ -22,6 +22,8 @@
  *    they never exceed max_jobs and max_bytes (submit refuses first).
  * 4. Only the writer thread touches the log between coord_writer_new() and
  *    the join in coord_writer_close().
+ * 5. Of the hard states in one batch only the last is written (they all
+ *    become durable at the same flush, so the others are never seen).
  */
 #include "coord/storage/writer.h"
 
@@ -91,6 +93,7 @@ static void job_free(struct job *job)
 
 /* ---- the writer thread ------------------------------------------------------------------ */
 
+/* Install, truncate, append: everything of job but its hard state. */
 static int apply(struct coord_log *log, const struct job *job)
 {
     struct coord_log_stats st;
@@ -102,28 +105,39 @@ static int apply(struct coord_log *log, const struct job *job)
             return rv;
         }
     }
-    if (job->n_entries > 0) {
-        coord_log_stats(log, &st);
-        if (job->entries[0].index <= st.last_index) {
-            rv = coord_log_truncate(log, job->entries[0].index);
-            if (rv != 0) {
-                return rv;
-            }
-        }
-        rv = coord_log_append(log, job->entries, job->n_entries);
+    if (job->n_entries == 0) {
+        return 0;
+    }
+    coord_log_stats(log, &st);
+    if (job->entries[0].index <= st.last_index) {
+        rv = coord_log_truncate(log, job->entries[0].index);
         if (rv != 0) {
             return rv;
         }
     }
-    if (job->has_hard_state) {
-        return coord_log_set_hard_state(log, job->term, job->vote, job->commit);
-    }
-    return 0;
+    return coord_log_append(log, job->entries, job->n_entries);
 }
 
-/* Write every job of the batch, then flush once (invariants 1 and 2). */
+/* The batch failed from the hard state or the sync on: every job not yet
+ * failed takes rv (invariants 1 and 2). */
+static void fail_batch(struct coord_writer *w, struct job *batch, int rv)
+{
+    struct job *job;
+
+    w->err = rv;
+    for (job = batch; job != NULL; job = job->next) {
+        if (job->status == 0) {
+            job->status = rv;
+        }
+    }
+}
+
+/* Write every job of the batch, then flush once. Only the last hard state
+ * of the batch is stored: the earlier ones would be overwritten before the
+ * flush anyway, and nothing is reported before it. */
 static void process(struct coord_writer *w, struct job *batch, bool *synced)
 {
+    const struct job *hs = NULL;
     struct job *job;
     bool wrote = false;
     int rv;
@@ -137,23 +151,26 @@ static void process(struct coord_writer *w, struct job *batch, bool *synced)
         job->status = rv;
         if (rv != 0) {
             w->err = rv;
-        } else {
-            wrote = true;
+            continue;
         }
+        wrote = true;
+        hs = job->has_hard_state ? job : hs;
     }
-    *synced = wrote;
+    *synced = false;
     if (!wrote) {
         return;
     }
-    rv = coord_log_sync(w->log);
-    if (rv == 0) {
-        return;
-    }
-    w->err = rv;
-    for (job = batch; job != NULL; job = job->next) {
-        if (job->status == 0) {
-            job->status = rv;
+    if (hs != NULL) {
+        rv = coord_log_set_hard_state(w->log, hs->term, hs->vote, hs->commit);
+        if (rv != 0) {
+            fail_batch(w, batch, rv);
+            return;
         }
+    }
+    *synced = true;
+    rv = coord_log_sync(w->log);
+    if (rv != 0) {
+        fail_batch(w, batch, rv);
     }
 }
 

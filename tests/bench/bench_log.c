@@ -50,7 +50,9 @@ struct result {
 static int submit(struct bench *b)
 {
     struct raft_entry e = {.index = b->next, .term = 1, .type = RAFT_ENTRY_NORMAL};
-    struct coord_persist p = {.entries = &e, .n_entries = 1};
+    /* As the node would: every update carries the hard state, commit moving. */
+    struct coord_persist p = {
+        .entries = &e, .n_entries = 1, .has_hard_state = true, .term = 1, .commit = b->next - 1};
     int rv;
 
     e.data.base = b->data;

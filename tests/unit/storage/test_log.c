@@ -79,6 +79,7 @@ static int setup(void **state)
     return 0;
 }
 
+/* Remove a directory of plain files (the log's). */
 static void rm_dir(const char *path)
 {
     char p[512];
@@ -90,14 +91,12 @@ static void rm_dir(const char *path)
     }
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-            snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-            if (unlink(p) != 0) {
-                rm_dir(p);
-            }
+            (void)snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+            (void)unlink(p);
         }
     }
     closedir(d);
-    rmdir(path);
+    (void)rmdir(path);
 }
 
 static int teardown(void **state)
@@ -106,6 +105,7 @@ static int teardown(void **state)
 
     raft_alloc_fail_at(0);
     coord_slog_set_sink(NULL, NULL);
+    rm_dir(f->dir);
     rm_dir(f->root);
     assert_int_equal(raft_alloc_live(), f->live);
     free(f);
