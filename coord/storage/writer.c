@@ -41,6 +41,9 @@ struct job {
     int status;        /* set by the thread */
     bool has_snapshot; /* install snapshot first */
     struct raft_snapshot_meta snapshot;
+    bool has_taken; /* record taken after the entries */
+    struct raft_snapshot_meta taken;
+    raft_index compact_below;   /* 0: no compaction */
     struct raft_entry *entries; /* owned: the array, then the data bytes, in one block */
     size_t n_entries;
     size_t bytes; /* data bytes of entries, counted in pending_bytes */
@@ -93,18 +96,11 @@ static void job_free(struct job *job)
 
 /* ---- the writer thread ------------------------------------------------------------------ */
 
-/* Install, truncate, append: everything of job but its hard state. */
-static int apply(struct coord_log *log, const struct job *job)
+static int apply_entries(struct coord_log *log, const struct job *job)
 {
     struct coord_log_stats st;
     int rv;
 
-    if (job->has_snapshot) {
-        rv = coord_log_install_snapshot(log, &job->snapshot);
-        if (rv != 0) {
-            return rv;
-        }
-    }
     if (job->n_entries == 0) {
         return 0;
     }
@@ -116,6 +112,27 @@ static int apply(struct coord_log *log, const struct job *job)
         }
     }
     return coord_log_append(log, job->entries, job->n_entries);
+}
+
+/* Everything of job but its hard state, in the order of struct
+ * coord_persist. */
+static int apply(struct coord_log *log, const struct job *job)
+{
+    int rv = 0;
+
+    if (job->has_snapshot) {
+        rv = coord_log_install_snapshot(log, &job->snapshot);
+    }
+    if (rv == 0) {
+        rv = apply_entries(log, job);
+    }
+    if (rv == 0 && job->has_taken) {
+        rv = coord_log_set_snapshot(log, &job->taken);
+    }
+    if (rv == 0 && job->compact_below > 0) {
+        rv = coord_log_compact(log, job->compact_below);
+    }
+    return rv;
 }
 
 /* The batch failed from the hard state or the sync on: every job not yet
@@ -357,6 +374,11 @@ static int job_new(const struct coord_persist *p, void *arg, struct job **out)
     if (p->snapshot != NULL) {
         job->snapshot = *p->snapshot;
     }
+    job->has_taken = p->taken != NULL;
+    if (p->taken != NULL) {
+        job->taken = *p->taken;
+    }
+    job->compact_below = p->compact_below;
     job->has_hard_state = p->has_hard_state;
     job->term = p->term;
     job->vote = p->vote;

@@ -23,16 +23,22 @@ struct coord_writer_opts {
 
 /* The persistence part of one raft_update, carried out in this order:
  * install the snapshot (dropping the log), delete entries from
- * entries[0].index on and append entries, store the hard state. All
- * pointers are borrowed: coord_writer_submit() copies them. */
+ * entries[0].index on and append entries, record a snapshot the state
+ * machine took, compact, store the hard state. All pointers are borrowed:
+ * coord_writer_submit() copies them. */
 struct coord_persist {
-    const struct raft_snapshot_meta *snapshot; /* to install, or NULL */
+    const struct raft_snapshot_meta *snapshot; /* received from the leader, to install
+                                                * (coord_log_install_snapshot), or NULL */
     const struct raft_entry *entries;          /* consecutive; may be NULL when n is 0 */
     size_t n_entries;
-    bool has_hard_state; /* store term, vote and commit below */
-    raft_term term;      /* durable before the job completes when it changed */
-    raft_id vote;        /* ditto */
-    raft_index commit;   /* written, flushed lazily (a lower bound) */
+    const struct raft_snapshot_meta *taken; /* taken locally, to record keeping the log
+                                             * (coord_log_set_snapshot), or NULL */
+    raft_index compact_below;               /* raft_update.compact_index: delete whole
+                                             * segments below it (coord_log_compact); 0: no */
+    bool has_hard_state;                    /* store term, vote and commit below */
+    raft_term term;                         /* durable before the job completes when it changed */
+    raft_id vote;                           /* ditto */
+    raft_index commit;                      /* written, flushed lazily (a lower bound) */
 };
 
 /* A job finished: status is 0 when everything it asked for is durable, else

@@ -22,7 +22,7 @@
 #include "coord/storage/writer.h"
 #include "raft/base/alloc.h"
 
-#define MAX_JOBS 512
+#define MAX_JOBS 4096
 
 /* The fdatasync hook, run on the writer thread. */
 struct gate {
@@ -313,6 +313,34 @@ static void test_writer_applies_jobs_in_order(void **state)
     coord_log_recovered_free(&rec);
 }
 
+/* A snapshot the state machine took is recorded and the log compacted
+ * below it, on the writer thread. */
+static void test_writer_records_taken_snapshot_and_compacts(void **state)
+{
+    struct fx *f = *state;
+    struct raft_snapshot_meta meta = {.index = 3000, .term = 1};
+    struct coord_persist p = {.taken = &meta, .compact_below = 3001};
+    struct coord_log_recovered rec;
+    struct coord_log_stats st;
+    raft_index i;
+
+    for (i = 1; i <= 4000; i++) {
+        assert_int_equal(submit_entry(f, i, 1), 0);
+    }
+    assert_int_equal(coord_writer_submit(f->w, &p, NULL), 0);
+    run_until(f, 4001);
+    assert_int_equal(f->status[4000], 0);
+    close_and_wait(f);
+    coord_log_stats(f->log, &st);
+    assert_true(st.first_index > 1);
+    assert_true(st.first_index <= 3001);
+    reopen(f, &rec);
+    assert_int_equal(rec.snapshot.index, 3000);
+    assert_int_equal(rec.n_entries, 1000);
+    assert_int_equal(rec.entries[0].index, 3001);
+    coord_log_recovered_free(&rec);
+}
+
 /* A failed flush is reported as RAFT_EIO for its whole batch, and every job
  * after it fails too, even once the disk would work again. */
 static void test_writer_sync_failure_is_reported_and_sticks(void **state)
@@ -466,6 +494,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_writer_group_commit_fewer_syncs_than_jobs),
         T(test_writer_applies_jobs_in_order),
+        T(test_writer_records_taken_snapshot_and_compacts),
         T(test_writer_sync_failure_is_reported_and_sticks),
         T(test_writer_queue_full_is_refused),
         T(test_writer_close_finishes_queued_jobs),
