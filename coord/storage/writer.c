@@ -69,6 +69,7 @@ struct coord_writer {
     struct job *queue_tail;          /* guarded by mu */
     struct job *done_head;           /* guarded by mu: written, not yet reported */
     struct job *done_tail;           /* guarded by mu */
+    struct job *reporting;           /* loop thread only: taken from done, being reported */
     bool stopping;                   /* guarded by mu: finish the queue, then exit */
     struct coord_writer_stats stats; /* guarded by mu */
     size_t n_pending;                /* loop thread only: submitted, not reported */
@@ -238,19 +239,26 @@ static void run(void *arg)
 
 /* ---- the loop thread -------------------------------------------------------------------- */
 
-/* Report every job the thread finished, in order. */
+/* Report every job the thread finished, in order. The jobs being reported
+ * hang off w->reporting, so that a callback that closes the writer (which
+ * reports the rest at once) and the loop it interrupted drain one list. */
 static void report_done(struct coord_writer *w)
 {
     struct job *job;
-    struct job *next;
 
-    uv_mutex_lock(&w->mu);
-    job = w->done_head;
-    w->done_head = NULL;
-    w->done_tail = NULL;
-    uv_mutex_unlock(&w->mu);
-    for (; job != NULL; job = next) {
-        next = job->next;
+    for (;;) {
+        if (w->reporting == NULL) {
+            uv_mutex_lock(&w->mu);
+            w->reporting = w->done_head;
+            w->done_head = NULL;
+            w->done_tail = NULL;
+            uv_mutex_unlock(&w->mu);
+        }
+        job = w->reporting;
+        if (job == NULL) {
+            return;
+        }
+        w->reporting = job->next;
         RAFT_ASSERT(w->n_pending > 0 && w->pending_bytes >= job->bytes);
         w->n_pending--;
         w->pending_bytes -= job->bytes;
@@ -270,6 +278,8 @@ static void on_closed(uv_handle_t *handle)
     coord_writer_close_cb cb = w->close_cb;
     void *arg = w->close_arg;
 
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->mu);
     raft_free(w);
     if (cb != NULL) {
         cb(arg);
@@ -319,8 +329,6 @@ int coord_writer_new(uv_loop_t *loop, struct coord_log *log, const struct coord_
     if (rv != 0) {
         /* The async handle closes asynchronously: on_closed() frees the
          * writer on a later loop iteration. */
-        uv_cond_destroy(&w->cond);
-        uv_mutex_destroy(&w->mu);
         uv_close((uv_handle_t *)&w->async, on_closed);
         return xlate_uv(rv);
     }
@@ -447,7 +455,7 @@ void coord_writer_close(struct coord_writer *w, coord_writer_close_cb cb, void *
     RAFT_ASSERT(rv == 0);
     report_done(w);
     RAFT_ASSERT(w->n_pending == 0);
-    uv_cond_destroy(&w->cond);
-    uv_mutex_destroy(&w->mu);
+    /* The mutex lives on until on_closed(): a report_done() this close
+     * interrupted (called from a callback) still looks at the list. */
     uv_close((uv_handle_t *)&w->async, on_closed);
 }

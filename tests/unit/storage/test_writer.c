@@ -46,6 +46,7 @@ struct fx {
     int status[MAX_JOBS];        /* status of each, in order */
     bool close_called;           /* coord_writer_close() was called */
     bool closed;                 /* its callback ran */
+    int close_at;                /* the close_at-th completion closes the writer; 0: none */
     bool submit_in_cb;           /* completions try to submit: */
     int submit_rv;               /* ... with this result */
 };
@@ -95,6 +96,9 @@ static void on_done(void *arg, void *job_arg, int status)
     f->done_arg[f->n_done] = (uint64_t)(uintptr_t)job_arg;
     f->status[f->n_done] = status;
     f->n_done++;
+    if (f->close_at > 0 && f->n_done == f->close_at) {
+        close_writer(f);
+    }
     if (f->submit_in_cb) {
         f->submit_rv = coord_writer_submit(f->w, &p, NULL);
     }
@@ -430,6 +434,29 @@ static void test_writer_close_finishes_queued_jobs(void **state)
     coord_log_recovered_free(&rec);
 }
 
+/* A completion callback may close the writer while later completions of
+ * the same batch wait: they are all reported, in order, before close
+ * returns. */
+static void test_writer_close_from_callback(void **state)
+{
+    struct fx *f = *state;
+    int i;
+
+    atomic_store(&f->gate.armed, true);
+    for (i = 1; i <= 10; i++) {
+        assert_int_equal(submit_entry(f, (raft_index)i, 1), 0);
+    }
+    f->close_at = 3;
+    uv_sem_post(&f->gate.sem);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_true(f->closed);
+    assert_int_equal(f->n_done, 10);
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(f->done_arg[i], i + 1);
+        assert_int_equal(f->status[i], 0);
+    }
+}
+
 /* Allocation k fails in submit, for k = 1, 2, ...: RAFT_ENOMEM, no leak,
  * and the writer goes on. Fault injection counts the allocations of every
  * thread, so the writer thread is held in a flush meanwhile. */
@@ -498,6 +525,7 @@ int main(void)
         T(test_writer_sync_failure_is_reported_and_sticks),
         T(test_writer_queue_full_is_refused),
         T(test_writer_close_finishes_queued_jobs),
+        T(test_writer_close_from_callback),
         T(test_writer_oom_sweep_submit),
         T(test_writer_oom_sweep_new),
     };
