@@ -51,7 +51,9 @@
  * The price is a second fdatasync in the batches that change term or vote
  * (elections only); commit changes are written but flushed lazily.
  *
- * Invariants (check() asserts them after every mutation):
+ * Invariants. check() asserts 1 and 2 and the in-memory bookkeeping after
+ * every mutation; the others are kept by the functions named and shown by
+ * tests/unit/storage/test_log.c:
  * 1. Segments are consecutive: segs[i + 1].first == segs[i].last + 1. An
  *    empty segment has last == first - 1.
  * 2. With segments, segs[0].first <= snap.index + 1 <= next_index: the log
