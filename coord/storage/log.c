@@ -109,8 +109,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord/log.h"
 #include "coord/storage/crc32c.h"
-#include "coord/storage/slog.h"
 #include "raft/base/alloc.h"
 #include "raft/base/assert.h"
 
@@ -256,7 +256,7 @@ static int xlate(int e)
 
 /* Log line at ERROR once and, while opening, copy it to the caller's buffer.
  * Returns code, so that callers can `return report(...)`. */
-static int report(struct coord_log *log, int code, const char *fmt, ...) COORD_SLOG_PRINTF(3, 4);
+static int report(struct coord_log *log, int code, const char *fmt, ...) COORD_LOG_PRINTF(3, 4);
 
 static int report(struct coord_log *log, int code, const char *fmt, ...)
 {
@@ -268,7 +268,7 @@ static int report(struct coord_log *log, int code, const char *fmt, ...)
     /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): false positive, va_start is above */
     (void)vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    coord_slog(COORD_SLOG_ERROR, "%s", line);
+    COORD_LOG(ERROR, "%s", line);
     if (log->err != NULL && log->err_len > 0) {
         (void)snprintf(log->err, log->err_len, "%s", line);
     }
@@ -360,7 +360,7 @@ static void preallocate(struct coord_log *log, int fd)
     }
     e = posix_fallocate(fd, 0, (off_t)log->opts.segment_size);
     if (e != 0) {
-        coord_slog(COORD_SLOG_WARN, "storage preallocation failed dir=%s err=%d", log->dir, e);
+        COORD_LOG(WARN, "storage preallocation failed dir=%s err=%d", log->dir, e);
     }
 }
 
@@ -1398,8 +1398,8 @@ static int load_headers(struct coord_log *log, const raft_index *firsts, size_t 
             return corrupt(log, name, 24, "epoch-ahead-of-snapshot");
         }
         if (epoch < log->epoch) {
-            coord_slog(COORD_SLOG_INFO, "storage removing segment dropped by a snapshot file=%s/%s",
-                       log->dir, name);
+            COORD_LOG(INFO, "storage removing segment dropped by a snapshot file=%s/%s", log->dir,
+                      name);
             if (unlinkat(log->dir_fd, name, 0) != 0) {
                 return sys_error(log, "unlink", name, errno);
             }
@@ -1540,9 +1540,8 @@ static int classify(struct coord_log *log, const struct seg *s, const char *name
         return corrupt(log, name, stop, why);
     }
     *torn = true;
-    coord_slog(COORD_SLOG_WARN,
-               "storage cutting torn tail file=%s/%s offset=%zu dropped_bytes=%zu reason=%s",
-               log->dir, name, stop, size - stop, why);
+    COORD_LOG(WARN, "storage cutting torn tail file=%s/%s offset=%zu dropped_bytes=%zu reason=%s",
+              log->dir, name, stop, size - stop, why);
     return 0;
 }
 
@@ -1720,9 +1719,9 @@ static void finish(struct coord_log *log, struct coord_log_recovered *rec)
 
     if (log->last_term > term || log->snap.term > term) {
         term = log->last_term > log->snap.term ? log->last_term : log->snap.term;
-        coord_slog(COORD_SLOG_WARN,
-                   "storage raising term to the log's dir=%s term=%" PRIu64 " stored_term=%" PRIu64,
-                   log->dir, term, log->term);
+        COORD_LOG(WARN,
+                  "storage raising term to the log's dir=%s term=%" PRIu64 " stored_term=%" PRIu64,
+                  log->dir, term, log->term);
         log->term = term;
         log->vote = 0;
     }

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord/log.h"
 #include "coord/storage/log.h"
-#include "coord/storage/slog.h"
 #include "raft/base/alloc.h"
 
 #define SEG_SIZE  4096 /* small segments: a few dozen records each */
@@ -47,7 +47,7 @@ static void sink(void *arg, int level, const char *line)
 {
     (void)arg;
     n_lines[level]++;
-    if (level == COORD_SLOG_WARN && strstr(line, "torn") != NULL) {
+    if (level == COORD_LOG_WARN && strstr(line, "torn") != NULL) {
         n_torn++;
     }
     snprintf(last_line, sizeof(last_line), "%s", line);
@@ -73,7 +73,7 @@ static int setup(void **state)
     f->opts.max_entry_size = MAX_ENTRY;
     f->opts.preallocate = false;
     f->live = raft_alloc_live();
-    coord_slog_set_sink(sink, NULL);
+    coord_log_set_sink(sink, NULL);
     reset_lines();
     *state = f;
     return 0;
@@ -104,7 +104,7 @@ static int teardown(void **state)
     struct fx *f = *state;
 
     raft_alloc_fail_at(0);
-    coord_slog_set_sink(NULL, NULL);
+    coord_log_set_sink(NULL, NULL);
     rm_dir(f->dir);
     rm_dir(f->root);
     assert_int_equal(raft_alloc_live(), f->live);
@@ -369,7 +369,7 @@ static void test_log_round_trip_across_segments(void **state)
     assert_int_equal(coord_log_sync(log), 0);
     coord_log_close(log);
     reopen_verify(f, 1, 320, 301, 1, 2);
-    assert_int_equal(n_lines[COORD_SLOG_WARN] + n_lines[COORD_SLOG_ERROR], 1); /* term 2 */
+    assert_int_equal(n_lines[COORD_LOG_WARN] + n_lines[COORD_LOG_ERROR], 1); /* term 2 */
 }
 
 static void test_log_round_trip_preallocated(void **state)
@@ -387,7 +387,7 @@ static void test_log_round_trip_preallocated(void **state)
     path_of(f, names[0], path, sizeof(path));
     assert_true(file_size(path) < SEG_SIZE); /* sealed ones are cut to their data */
     reopen_verify(f, 1, 150, 1, 1, 1);
-    assert_int_equal(n_lines[COORD_SLOG_WARN], 0);
+    assert_int_equal(n_lines[COORD_LOG_WARN], 0);
     assert_int_equal(n_torn, 0);
 }
 
@@ -831,7 +831,7 @@ static void torn_tail_sweep(struct fx *f)
         write_file(t.path, t.buf, l);
         expect_recovered(f, &t, last - 1, x, true);
         assert_int_equal(n_torn, l > x ? 1 : 0);
-        assert_int_equal(n_lines[COORD_SLOG_ERROR], 0);
+        assert_int_equal(n_lines[COORD_LOG_ERROR], 0);
     }
     /* The tail from every offset of the last record on overwritten with
      * zeros, then with garbage, the file keeping its length. */
@@ -913,8 +913,8 @@ static void flip_sweep(struct fx *f, size_t which_from_end)
         if (strstr(err, want) == NULL) {
             fail_msg("byte %zu: want \"%s\" in \"%s\"", i - x, want, err);
         }
-        assert_int_equal(n_lines[COORD_SLOG_ERROR], 1); /* logged once */
-        assert_string_equal(last_line + strlen("ERROR "), err);
+        assert_int_equal(n_lines[COORD_LOG_ERROR], 1); /* logged once */
+        assert_string_equal(last_line, err);
         assert_int_equal(rec.n_entries, 0);
         t.buf[i] ^= (uint8_t)(1u << (i % 8));
     }
@@ -1154,7 +1154,7 @@ static void test_log_sync_failure_is_sticky(void **state)
     append_range(log, 21, 25, 1);
     reset_lines();
     assert_int_equal(coord_log_sync(log), RAFT_EIO);
-    assert_int_equal(n_lines[COORD_SLOG_ERROR], 1);
+    assert_int_equal(n_lines[COORD_LOG_ERROR], 1);
     assert_int_equal(x.n_sync, 1);
     e = mk(26, 1, 1);
     assert_int_equal(coord_log_append(log, e, 1), RAFT_EIO);

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coord/log.h"
 #include "coord/storage/log.h"
-#include "coord/storage/slog.h"
 #include "coord/storage/writer.h"
 #include "raft/base/alloc.h"
 
@@ -124,7 +124,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/coord-test-writer-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->live = raft_alloc_live();
-    coord_slog_set_sink(quiet, NULL);
+    coord_log_set_sink(quiet, NULL);
     assert_int_equal(uv_sem_init(&f->gate.sem, 0), 0);
     assert_int_equal(uv_sem_init(&f->gate.entered, 0), 0);
     coord_log_opts_default(&f->opts);
@@ -175,7 +175,7 @@ static int teardown(void **state)
     coord_log_close(f->log);
     uv_sem_destroy(&f->gate.sem);
     uv_sem_destroy(&f->gate.entered);
-    coord_slog_set_sink(NULL, NULL);
+    coord_log_set_sink(NULL, NULL);
     rm_dir(f->dir);
     assert_int_equal(raft_alloc_live(), f->live);
     free(f);
