@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# The LMDB state machine: the command codec (the only user of the generated
+# proto/command.pb-c.h), the LMDB store and the fsm. Included at the end of
+# coord/CMakeLists.txt.
+add_library(coord_fsm STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/codec_cmd.c)
+# coord_proto stays PRIVATE so the generated headers are visible to
+# codec_cmd.c only.
+target_link_libraries(coord_fsm
+  PUBLIC raft_base
+  PRIVATE coord_proto coord_warnings)
