@@ -2,10 +2,14 @@
 # The LMDB state machine: the command codec (the only user of the generated
 # proto/command.pb-c.h), the LMDB store and the fsm. Included at the end of
 # coord/CMakeLists.txt.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(COORD_LMDB REQUIRED IMPORTED_TARGET lmdb)
+
 add_library(coord_fsm STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/codec_cmd.c)
+  ${CMAKE_CURRENT_LIST_DIR}/codec_cmd.c
+  ${CMAKE_CURRENT_LIST_DIR}/storage/kvstore.c)
 # coord_proto stays PRIVATE so the generated headers are visible to
 # codec_cmd.c only.
 target_link_libraries(coord_fsm
-  PUBLIC raft_base
+  PUBLIC raft_base PkgConfig::COORD_LMDB
   PRIVATE coord_proto coord_warnings)
