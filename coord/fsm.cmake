@@ -7,9 +7,10 @@ pkg_check_modules(COORD_LMDB REQUIRED IMPORTED_TARGET lmdb)
 
 add_library(coord_fsm STATIC
   ${CMAKE_CURRENT_LIST_DIR}/codec_cmd.c
+  ${CMAKE_CURRENT_LIST_DIR}/fsm.c
   ${CMAKE_CURRENT_LIST_DIR}/storage/kvstore.c)
-# coord_proto stays PRIVATE so the generated headers are visible to
-# codec_cmd.c only.
+# raft_core for raft_conf_encode/decode (CONF entries); coord_proto stays
+# PRIVATE so the generated headers are visible to codec_cmd.c only.
 target_link_libraries(coord_fsm
-  PUBLIC raft_base PkgConfig::COORD_LMDB
+  PUBLIC raft_core raft_base PkgConfig::COORD_LMDB
   PRIVATE coord_proto coord_warnings)
