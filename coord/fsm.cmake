@@ -12,5 +12,5 @@ add_library(coord_fsm STATIC
 # raft_core for raft_conf_encode/decode (CONF entries); coord_proto stays
 # PRIVATE so the generated headers are visible to codec_cmd.c only.
 target_link_libraries(coord_fsm
-  PUBLIC raft_core raft_base PkgConfig::COORD_LMDB
+  PUBLIC raft_core raft_base coord_base PkgConfig::COORD_LMDB
   PRIVATE coord_proto coord_warnings)

@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord/log.h"
 #include "raft/base/alloc.h"
 #include "raft/base/assert.h"
 
@@ -83,22 +84,7 @@ const char *coord_kvstore_db_name(enum coord_kvstore_db db)
     return db_names[db];
 }
 
-/* ---- errors and the file's own logger ---- */
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static void
-klog(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    (void)fprintf(stderr, "ERROR %s\n", line);
-}
+/* ---- errors ---- */
 
 /* MDB_* or errno value -> RAFT_E*. */
 static int mdb_to_raft(int rc)
@@ -126,8 +112,8 @@ static int fail(const char *op, const char *path, int rc)
 {
     int code = mdb_to_raft(rc);
 
-    klog("kvstore %s failed path=%s err=%s cause=\"%s\"", op, path, raft_err_name(code),
-         mdb_strerror(rc));
+    COORD_LOG(ERROR, "kvstore %s failed path=%s err=%s cause=\"%s\"", op, path, raft_err_name(code),
+              mdb_strerror(rc));
     return code;
 }
 
@@ -359,8 +345,8 @@ int coord_kvstore_open(const char *dir, const struct coord_kvstore_opts *opts,
         return rv;
     }
     if (mdb_env_get_maxkeysize(ks->env) < (int)COORD_KVSTORE_KEY_MAX) {
-        klog("kvstore open failed path=%s err=ECONFIG cause=\"LMDB key limit %d < %u\"", dir,
-             mdb_env_get_maxkeysize(ks->env), COORD_KVSTORE_KEY_MAX);
+        COORD_LOG(ERROR, "kvstore open failed path=%s err=ECONFIG cause=\"LMDB key limit %d < %u\"",
+                  dir, mdb_env_get_maxkeysize(ks->env), COORD_KVSTORE_KEY_MAX);
         rv = RAFT_ECONFIG;
         goto err_after_env;
     }

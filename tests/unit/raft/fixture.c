@@ -21,7 +21,9 @@ static void msg_copy(struct fx_msg *dst, const struct raft_msg *m)
         for (i = 0; i < m->n_entries; i++) {
             dst->entries[i] = m->entries[i];
             dst->entries[i].data.base = malloc(m->entries[i].data.len + 1);
-            memcpy(dst->entries[i].data.base, m->entries[i].data.base, m->entries[i].data.len);
+            if (m->entries[i].data.len > 0) {
+                memcpy(dst->entries[i].data.base, m->entries[i].data.base, m->entries[i].data.len);
+            }
         }
     }
     dst->m.entries = dst->entries;
