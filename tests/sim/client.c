@@ -33,7 +33,17 @@ int sim_client_write(struct sim *s, struct sim_node *n)
 {
     uint8_t store[SIM_CLIENT_MAX_BATCH * SIM_CLIENT_VALUE_MAX];
     struct raft_buf bufs[SIM_CLIENT_MAX_BATCH];
-    size_t k = (size_t)sim_world_range(s, 1, SIM_CLIENT_MAX_BATCH);
+    size_t most = SIM_CLIENT_MAX_BATCH;
+    size_t k;
+
+    /* Mostly within the batch limit (a larger batch is refused: ETOOBIG). */
+    if (s->p.cfg.max_msg_entries < most && !sim_world_chance(s, 100)) {
+        most = s->p.cfg.max_msg_entries;
+    }
+    if (s->phase != SIM_PHASE_CHAOS) {
+        most = 1; /* liveness probes */
+    }
+    k = (size_t)sim_world_range(s, 1, most);
 
     sim_client_values(s, bufs, k, store);
     return sim_node_submit(s, n, bufs, k);
@@ -136,10 +146,13 @@ static void conf_change(struct sim *s, struct sim_node *l)
 static void transfer(struct sim *s, struct sim_node *l)
 {
     struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    raft_id other = member(s, raft_conf_get(l->raft), RAFT_VOTER, l->id);
     int rv;
 
-    ev.transfer.to =
-        sim_world_chance(s, 300) ? 0 : member(s, raft_conf_get(l->raft), RAFT_VOTER, l->id);
+    if (other == 0) {
+        return; /* nobody to hand over to: a refusal would be right */
+    }
+    ev.transfer.to = sim_world_chance(s, 300) ? 0 : other;
     rv = sim_node_step(s, l, &ev, NULL);
     SIM_TRACE(s, "n%llu transfer to n%llu: %s", LLU(l->id), LLU(ev.transfer.to),
               rv == 0 ? "ok" : raft_err_name(rv));
@@ -150,10 +163,35 @@ static void transfer(struct sim *s, struct sim_node *l)
     sim_node_settle(s, l);
 }
 
+/* An operator asks a follower to campaign now. */
+static void campaign(struct sim *s)
+{
+    struct raft_event ev = {.type = RAFT_EV_CAMPAIGN};
+    struct sim_node *n = pick(s, false);
+    const struct raft_server *me;
+    int rv;
+
+    if (n == NULL || n->role == RAFT_LEADER) {
+        return;
+    }
+    me = raft_conf_find(raft_conf_get(n->raft), n->id);
+    if (me == NULL || me->role != RAFT_VOTER) {
+        return;
+    }
+    rv = sim_node_step(s, n, &ev, NULL);
+    SIM_TRACE(s, "n%llu campaign: %s", LLU(n->id), rv == 0 ? "ok" : raft_err_name(rv));
+    if (rv == RAFT_EINVAL) {
+        sim_check_fail(&s->check, "request refused as invalid", "voter n%llu (%s): campaign",
+                       LLU(n->id), raft_role_name(n->role));
+    }
+    sim_node_settle(s, n);
+}
+
 void sim_client_tick(struct sim *s)
 {
     const struct sim_params *p = &s->p;
-    uint64_t r = sim_world_below(s, p->w_propose + p->w_read + p->w_conf + p->w_transfer);
+    uint64_t r =
+        sim_world_below(s, p->w_propose + p->w_read + p->w_conf + p->w_transfer + p->w_campaign);
     struct sim_event next = {.type = SIM_EV_CLIENT};
     struct sim_node *n;
 
@@ -174,8 +212,12 @@ void sim_client_tick(struct sim *s)
         if ((n = pick(s, true)) != NULL) {
             conf_change(s, n);
         }
-    } else if ((n = pick(s, true)) != NULL) {
-        transfer(s, n);
+    } else if (r < p->w_propose + p->w_read + p->w_conf + p->w_transfer) {
+        if ((n = pick(s, true)) != NULL) {
+            transfer(s, n);
+        }
+    } else {
+        campaign(s);
     }
     next.at = s->now + sim_world_range(s, 1, 2 * (uint64_t)p->client_ms);
     sim_world_push(s, &next);

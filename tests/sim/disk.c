@@ -237,5 +237,6 @@ void sim_disk_job_clear(struct sim_job *j)
 {
     sim_disk_entries_free(j->entries, j->n_entries);
     sim_util_free(j->snap);
+    sim_util_free(j->chains);
     memset(j, 0, sizeof *j);
 }

@@ -48,6 +48,7 @@ struct sim_job {
     struct sim_snapdata data;
     struct raft_entry *entries; /* owned copies */
     size_t n_entries;
+    uint64_t *chains; /* owned: chain hash of each entry (check.h), or NULL */
     bool hs_changed;
     raft_term term;
     raft_id vote;

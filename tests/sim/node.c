@@ -61,7 +61,6 @@ static bool chain_append(struct sim *s, struct sim_node *n, const struct raft_en
 {
     raft_index first = e[0].index;
     uint64_t h;
-    uint64_t old;
     size_t i;
 
     if (!chain_get(n, first - 1, &h)) {
@@ -69,31 +68,41 @@ static bool chain_append(struct sim *s, struct sim_node *n, const struct raft_en
             chk(s), "log gap", "n%llu is handed entries from %llu but its log is %llu..%llu",
             LLU(n->id), LLU(first), LLU(n->chain_base), LLU(n->chain_base + n->n_chain));
     }
+    sim_util_reserve((void **)&n->chain, &n->cap_chain, (size_t)(first - 1 - n->chain_base) + k,
+                     sizeof *n->chain);
     for (i = 0; i < k; i++) {
+        size_t pos = (size_t)(first - 1 - n->chain_base) + i;
+
         if (e[i].index != first + i) {
             return sim_check_fail(chk(s), "log gap", "n%llu is handed non-contiguous entries",
                                   LLU(n->id));
         }
         h = sim_check_chain_next(h, &e[i]);
-        if (e[i].index <= n->commit && chain_get(n, e[i].index, &old) && old != h) {
+        if (e[i].index <= n->commit && pos < n->n_chain && n->chain[pos] != h) {
             return sim_check_fail(chk(s), "committed entry truncated",
                                   "n%llu replaces (index=%llu) at or below its commit %llu",
                                   LLU(n->id), LLU(e[i].index), LLU(n->commit));
         }
-        if (!sim_check_chain(chk(s), n->id, e[i].index, e[i].term, h)) {
-            return false;
+        n->chain[pos] = h;
+    }
+    n->n_chain = (size_t)(first - 1 - n->chain_base) + k;
+    return true;
+}
+
+/* Log matching is checked run-wide for entries once they are durable on a
+ * node: an entry that only ever lived in the memory of an incarnation that
+ * crashed was seen by nobody (a single-voter leader may re-run a term whose
+ * hard state it lost, with other entries). */
+static void chain_check(struct sim *s, struct sim_node *n, const struct raft_entry *e,
+                        const uint64_t *chains, size_t k)
+{
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        if (!sim_check_chain(chk(s), n->id, e[i].index, e[i].term, chains[i])) {
+            return;
         }
     }
-    /* Only now overwrite the view: the loop above compared against it. */
-    h = 0;
-    chain_get(n, first - 1, &h);
-    n->n_chain = (size_t)(first - 1 - n->chain_base);
-    sim_util_reserve((void **)&n->chain, &n->cap_chain, n->n_chain + k, sizeof *n->chain);
-    for (i = 0; i < k; i++) {
-        h = sim_check_chain_next(h, &e[i]);
-        n->chain[n->n_chain++] = h;
-    }
-    return true;
 }
 
 /* ---- state machine ---- */
@@ -286,6 +295,7 @@ static void job_queue(struct sim *s, struct sim_node *n, const struct raft_updat
     bool empty = up->snapshot == NULL && up->n_entries == 0 && !up->hs_changed;
     struct sim_event ev = {.type = SIM_EV_PERSISTED, .node = n->id};
     struct sim_job *j;
+    uint64_t h;
     size_t i;
 
     if (empty && up->n_msgs_after == 0) {
@@ -300,6 +310,10 @@ static void job_queue(struct sim *s, struct sim_node *n, const struct raft_updat
     }
     j->entries = sim_disk_entries_copy(up->entries, up->n_entries);
     j->n_entries = up->n_entries;
+    if (up->n_entries > 0 && chain_get(n, up->entries[0].index, &h)) {
+        j->chains = sim_util_memdup(&n->chain[up->entries[0].index - n->chain_base - 1],
+                                    up->n_entries * sizeof *j->chains);
+    }
     j->hs_changed = up->hs_changed;
     j->term = up->term;
     j->vote = up->vote;
@@ -370,6 +384,9 @@ static void job_done(struct sim *s, struct sim_node *n, uint64_t seq)
         install_sm(s, n, &j);
     }
     sim_disk_write(&n->disk, &j, chk(s), n->id);
+    if (j.chains != NULL) {
+        chain_check(s, n, j.entries, j.chains, j.n_entries);
+    }
     for (i = 0; i < j.n_msgs_after; i++) {
         sim_net_send(s, n, j.msgs_after[i]);
     }
@@ -665,11 +682,26 @@ static void carry_out(struct sim *s, struct sim_node *n, const struct raft_updat
 int sim_node_step(struct sim *s, struct sim_node *n, struct raft_event *ev, struct raft_update *out)
 {
     struct raft_update up;
+    bool oom;
     int rv;
 
     RAFT_ASSERT(n->state == SIM_NODE_UP && n->raft != NULL);
     ev->now = s->now;
+    /* Out of memory inside the core drops what was being built, as the
+     * network may (raft.h); START and SNAPSHOT_TAKEN are left alone, as a
+     * shell would retry them. */
+    oom = ev->type != RAFT_EV_START && ev->type != RAFT_EV_SNAPSHOT_TAKEN &&
+          s->phase == SIM_PHASE_CHAOS && sim_world_chance(s, s->p.oom_pm);
+    if (oom) {
+        long k = (long)sim_world_range(s, 1, 4);
+
+        SIM_TRACE(s, "n%llu allocation %ld of the next step fails", LLU(n->id), k);
+        sim_util_fail_at(k);
+    }
     rv = raft_step(n->raft, ev, &up);
+    if (oom) {
+        sim_util_fail_at(0);
+    }
     carry_out(s, n, &up);
     if (out != NULL) {
         *out = up;
@@ -773,8 +805,8 @@ void sim_node_start(struct sim *s, struct sim_node *n)
     sm_load(n, &n->disk.snap, &n->disk.data);
     chain_reset(n, n->disk.snap.index, n->disk.data.chain);
     start_event(s, n, &ev);
-    if (ev.start.n_entries > 0) {
-        chain_append(s, n, ev.start.entries, ev.start.n_entries);
+    if (ev.start.n_entries > 0 && chain_append(s, n, ev.start.entries, ev.start.n_entries)) {
+        chain_check(s, n, ev.start.entries, n->chain, ev.start.n_entries);
     }
     SIM_TRACE(s, "n%llu start inc=%llu term=%llu vote=%llu snapshot=%llu last=%llu commit=%llu",
               LLU(n->id), LLU(n->inc), LLU(n->disk.term), LLU(n->disk.vote),
@@ -963,6 +995,8 @@ int sim_node_submit(struct sim *s, struct sim_node *n, const struct raft_buf *bu
         check_submitted(s, n, &up, bufs, n_bufs);
         SIM_TRACE(s, "n%llu submit %zu at %llu term=%llu", LLU(n->id), n_bufs, LLU(up.submit_index),
                   LLU(up.term));
+    } else {
+        SIM_TRACE(s, "n%llu submit %zu: %s", LLU(n->id), n_bufs, raft_err_name(rv));
     }
     sim_node_settle(s, n);
     return rv;

@@ -98,3 +98,8 @@ long sim_util_live(void)
 {
     return raft_alloc_live();
 }
+
+void sim_util_fail_at(long k)
+{
+    raft_alloc_fail_at(k);
+}

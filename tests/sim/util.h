@@ -31,4 +31,9 @@ uint64_t sim_util_hash_bytes(uint64_t h, const void *p, size_t len);
 /* Number of live allocations made through raft/base/alloc. */
 long sim_util_live(void);
 
+/* Make the k-th allocation from now fail (k >= 1); 0 disarms. For faults
+ * injected into the core: arm just before raft_step(), disarm right after,
+ * so the simulator's own allocations never see a failure. */
+void sim_util_fail_at(long k);
+
 #endif /* SIM_UTIL_H */

@@ -133,6 +133,8 @@ static void draw_params(struct sim *s)
     p->w_read = 25;
     p->w_conf = (unsigned)sim_world_range(s, 0, 10);
     p->w_transfer = (unsigned)sim_world_range(s, 0, 5);
+    p->w_campaign = (unsigned)sim_world_range(s, 0, 2);
+    p->oom_pm = sim_world_chance(s, 700) ? 0 : (unsigned)sim_world_range(s, 1, 20);
     p->leader_pm = 800;
     s->net.delay_min_ms = 1;
     s->net.delay_max_ms = 20;

@@ -55,10 +55,12 @@ struct sim_params {
                                * the hard state, before it is durable */
     unsigned vote_crash_pm;   /* the same, when the change grants a vote */
     unsigned new_leader_pm;   /* chance to crash or cut off a leader right after its election */
+    unsigned oom_pm;          /* chance an allocation fails inside a raft_step() */
     unsigned w_propose;       /* workload weights */
     unsigned w_read;
     unsigned w_conf;
     unsigned w_transfer;
+    unsigned w_campaign;
     unsigned leader_pm; /* chance a request goes to a node that thinks it leads */
 };
 
