@@ -481,7 +481,14 @@ static void observe(struct sim *s, struct sim_node *n, const struct raft_update 
         }
         n->term = up->term;
         if (up->role == RAFT_LEADER) {
+            const struct raft_server *me = raft_conf_find(raft_conf_get(n->raft), n->id);
+
             s->n_elections++;
+            if (me == NULL || me->role != RAFT_VOTER) {
+                sim_check_fail(chk(s), "leader not a voter",
+                               "n%llu leads term %llu but is not a voter in its configuration",
+                               LLU(n->id), LLU(up->term));
+            }
             sim_check_leader(chk(s), up->term, n->id);
             leader_complete(s, n);
             maybe_hit_leader(s, n);

@@ -12,8 +12,8 @@
 #include "tests/sim/util.h"
 #include "tests/sim/world.h"
 
-#define DEFAULT_TIME_MS 4000 /* chaos phase of one seed, virtual ms */
-#define LONG_FACTOR     20   /* COORD_SIM_LONG=1 multiplies seed ranges by this */
+#define DEFAULT_TIME_MS 10000 /* chaos phase of one seed, virtual ms (as in ctest) */
+#define LONG_FACTOR     20    /* COORD_SIM_LONG=1 multiplies seed ranges by this */
 
 struct bug_name {
     const char *name;
@@ -225,11 +225,19 @@ static void print_ok(const struct sim *s)
            (unsigned long long)s->check.max_committed, s->n_snapshots, sim_world_hash(s));
 }
 
+static const unsigned mix[] = {3, 5, 7}; /* --nodes mixed: by seed % 3 */
+
 static int one_seed(const struct cli *c)
 {
     struct sim *s = sim_util_calloc(1, sizeof *s);
+    struct cli one = *c;
     char what[800];
     int rc;
+
+    if (c->mixed) {
+        one.o.nodes = mix[c->o.seed % 3];
+        c = &one;
+    }
 
     /* The summary line needs the world after the run, so run by hand. */
     rc = sim_world_init(s, &c->o);
@@ -264,7 +272,6 @@ static uint64_t range_last(const struct cli *c)
 
 static int many_seeds(const struct cli *c)
 {
-    static const unsigned mix[] = {3, 5, 7};
     struct sim *s = sim_util_calloc(1, sizeof *s);
     uint64_t last = range_last(c);
     uint64_t seed;

@@ -168,6 +168,15 @@ int sim_world_init(struct sim *s, const struct sim_opts *o)
         snprintf(addr, sizeof addr, "n%llu", LLU(id));
         raft_conf_add(&conf, id, RAFT_VOTER, addr);
     }
+    SIM_TRACE(s,
+              "run: election=%ums heartbeat=%ums pre_vote=%d check_quorum=%d inflight=%u "
+              "batch=%u bytes=%llu trailing=%llu snap_every=%u drop=%u dup=%u tail=%u "
+              "chaos=%ums crash=%u vote_crash=%u sync_crash=%u new_leader=%u oom=%u",
+              s->p.cfg.election_timeout_ms, s->p.cfg.heartbeat_ms, s->p.cfg.pre_vote,
+              s->p.cfg.check_quorum, s->p.cfg.max_inflight, s->p.cfg.max_msg_entries,
+              LLU(s->p.cfg.max_msg_bytes), LLU(s->p.cfg.snapshot_trailing), s->p.snap_every,
+              s->net.drop_pm, s->net.dup_pm, s->net.tail_pm, s->p.chaos_ms, s->p.w_crash,
+              s->p.vote_crash_pm, s->p.sync_crash_pm, s->p.new_leader_pm, s->p.oom_pm);
     for (id = 1; id <= o->nodes; id++) {
         sim_node_new(s, id, &conf);
     }
