@@ -4,9 +4,11 @@
  * broken rule (sim_mut --bug NAME --find A:B), or the readable demo. Every
  * failure prints the command that reproduces it. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/sim/demo.h"
 #include "tests/sim/util.h"
@@ -37,6 +39,38 @@ struct cli {
     uint64_t first; /* range */
     uint64_t last;
 };
+
+/* What runs now, for the crash handler: an assertion in the core (abort)
+ * or a fault must still say how to reproduce it. Written before each run,
+ * read only by the handler. */
+static char crash_line[256];
+
+static void on_crash(int sig)
+{
+    ssize_t rv = write(STDOUT_FILENO, crash_line, strlen(crash_line));
+
+    (void)rv;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void arm_crash_report(const char *argv0, const struct sim_opts *o, const char *bug)
+{
+    struct sigaction sa;
+
+    snprintf(crash_line, sizeof crash_line,
+             "CRASH: died (assertion or fault) during this run\nreproduce: %s --seed %" PRIu64
+             " --nodes %u --time %llu%s%s\n",
+             argv0, o->seed, o->nodes, (unsigned long long)o->time_ms, bug != NULL ? " --bug " : "",
+             bug != NULL ? bug : "");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sigaction(SIGABRT, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+    fflush(stdout);
+}
 
 static void usage(const char *argv0)
 {
@@ -240,6 +274,7 @@ static int one_seed(const struct cli *c)
     }
 
     /* The summary line needs the world after the run, so run by hand. */
+    arm_crash_report(c->argv0, &c->o, c->bug_name);
     rc = sim_world_init(s, &c->o);
     if (rc == 0) {
         rc = sim_world_run(s);
@@ -285,6 +320,7 @@ static int many_seeds(const struct cli *c)
 
         o.seed = seed;
         o.nodes = c->mixed ? mix[seed % 3] : c->o.nodes;
+        arm_crash_report(c->argv0, &o, c->bug_name);
         r = run(&o, s, what, sizeof what);
         if (r == 1 && c->find) {
             printf("found %s at seed %" PRIu64 ": %s\n", c->bug_name, seed, what);
