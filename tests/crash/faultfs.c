@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* faultfs: numbered write and sync points, and the two crashes (see
+ * faultfs.h). A power loss here keeps, in every file, a random prefix of the
+ * writes since its last flush, maybe tears the first write it drops at a
+ * random byte, and undoes the rest from their pre-images, newest first; files
+ * that grew are cut back. That is what an fdatasync promises and no more:
+ * earlier flushes hold, later writes may be lost from any point on. */
+#include "tests/crash/faultfs.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_LEN 64 /* bytes for "/proc/self/fd/<n>" */
+
+/* faultfs is test scaffolding: a broken assumption stops the process loudly
+ * (the parent sees a signal, not a crash it asked for). */
+static _Noreturn void die(const char *what)
+{
+    (void)fprintf(stderr, "faultfs: %s\n", what);
+    abort();
+}
+
+void faultfs_init(struct faultfs *fs, enum faultfs_mode mode, uint64_t crash_at, uint64_t seed)
+{
+    memset(fs, 0, sizeof(*fs));
+    fs->mode = mode;
+    fs->crash_at = crash_at;
+    raft_rand_seed(&fs->rand, seed);
+}
+
+/* Count one point; true if it is the one that crashes. */
+static bool point(struct faultfs *fs)
+{
+    fs->n_points++;
+    return fs->crash_at != 0 && fs->n_points == fs->crash_at;
+}
+
+static struct faultfs_file *find(struct faultfs *fs, const struct stat *st)
+{
+    size_t i;
+
+    for (i = 0; i < fs->n_files; i++) {
+        if (fs->files[i].dev == (uint64_t)st->st_dev && fs->files[i].ino == (uint64_t)st->st_ino) {
+            return &fs->files[i];
+        }
+    }
+    return NULL;
+}
+
+/* The tracked file behind fd, added when new. Our own descriptor is opened
+ * read-write through /proc, since the log may hold fd write-only and may
+ * close it before the crash. */
+static struct faultfs_file *track(struct faultfs *fs, int fd)
+{
+    char path[PATH_LEN];
+    struct faultfs_file *f;
+    struct stat st;
+
+    if (fstat(fd, &st) != 0) {
+        die("fstat of a hooked descriptor failed");
+    }
+    f = find(fs, &st);
+    if (f != NULL) {
+        return f;
+    }
+    if (fs->n_files == FAULTFS_FILES_MAX) {
+        die("too many files with unflushed writes");
+    }
+    f = &fs->files[fs->n_files];
+    memset(f, 0, sizeof(*f));
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    f->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (f->fd < 0) {
+        die("cannot reopen a hooked file read-write");
+    }
+    f->dev = (uint64_t)st.st_dev;
+    f->ino = (uint64_t)st.st_ino;
+    f->writes = calloc(FAULTFS_WRITES_MAX, sizeof(*f->writes));
+    if (f->writes == NULL) {
+        die("out of memory");
+    }
+    fs->n_files++;
+    return f;
+}
+
+static uint64_t file_size(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0) {
+        die("fstat failed");
+    }
+    return (uint64_t)st.st_size;
+}
+
+/* Read exactly len bytes at off. */
+static void read_exact(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = pread(fd, buf, len, (off_t)off);
+        if (n <= 0) {
+            die("pread of a pre-image failed");
+        }
+        buf += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+}
+
+static void write_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = pwrite(fd, buf, len, (off_t)off);
+        if (n <= 0) {
+            die("pwrite while undoing failed");
+        }
+        buf += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+}
+
+/* Save what a write of len bytes at off into fd is about to overwrite. */
+static struct faultfs_write *record(struct faultfs *fs, int fd, size_t len, uint64_t off)
+{
+    struct faultfs_file *f = track(fs, fd);
+    struct faultfs_write *w;
+
+    if (f->n_writes == FAULTFS_WRITES_MAX) {
+        die("too many unflushed writes to one file");
+    }
+    w = &f->writes[f->n_writes++];
+    w->off = off;
+    w->len = len;
+    w->old_size = file_size(f->fd);
+    w->pre_len = off < w->old_size ? (size_t)(w->old_size - off) : 0;
+    w->pre_len = w->pre_len < len ? w->pre_len : len;
+    w->pre = w->pre_len > 0 ? malloc(w->pre_len) : NULL;
+    if (w->pre_len > 0 && w->pre == NULL) {
+        die("out of memory");
+    }
+    read_exact(f->fd, w->pre, w->pre_len, off);
+    return w;
+}
+
+static void forget_writes(struct faultfs_file *f)
+{
+    size_t i;
+
+    for (i = 0; i < f->n_writes; i++) {
+        free(f->writes[i].pre);
+    }
+    f->n_writes = 0;
+}
+
+/* fd was flushed: its writes are durable, nothing to undo any more. */
+static void flushed(struct faultfs *fs, int fd)
+{
+    struct faultfs_file *f;
+    struct stat st;
+
+    if (fstat(fd, &st) != 0) {
+        die("fstat of a hooked descriptor failed");
+    }
+    f = find(fs, &st);
+    if (f == NULL) {
+        return;
+    }
+    forget_writes(f);
+    free(f->writes);
+    close(f->fd);
+    *f = fs->files[fs->n_files - 1];
+    fs->n_files--;
+}
+
+static ssize_t hook_pwrite(void *arg, int fd, const void *buf, size_t len, off_t off)
+{
+    struct faultfs *fs = arg;
+    struct faultfs_write *w = NULL;
+    bool crash = point(fs);
+    ssize_t n;
+
+    fs->n_writes++;
+    if (crash && fs->mode != FAULTFS_POWER) {
+        faultfs_crash(fs); /* the write never happens */
+    }
+    if (fs->mode == FAULTFS_POWER) {
+        w = record(fs, fd, len, (uint64_t)off);
+    }
+    n = pwrite(fd, buf, len, off);
+    if (w != NULL && n >= 0 && (size_t)n < len) {
+        w->len = (size_t)n;
+    }
+    if (crash) {
+        faultfs_crash(fs); /* the write may survive, torn or not at all */
+    }
+    return n;
+}
+
+static int hook_fdatasync(void *arg, int fd)
+{
+    struct faultfs *fs = arg;
+
+    fs->n_syncs++;
+    if (point(fs)) {
+        faultfs_crash(fs); /* before the flush: it promised nothing yet */
+    }
+    if (fs->mode == FAULTFS_POWER) {
+        flushed(fs, fd);
+    }
+    return 0;
+}
+
+void faultfs_io(struct faultfs *fs, struct coord_log_io *io)
+{
+    io->pwrite = hook_pwrite;
+    io->fdatasync = hook_fdatasync;
+    io->arg = fs;
+}
+
+/* Put back the bytes of w from keep on (keep < w->len), and the size the
+ * file had with only keep bytes of w written. */
+static void undo(int fd, const struct faultfs_write *w, size_t keep)
+{
+    uint64_t size;
+
+    if (keep < w->pre_len) {
+        write_exact(fd, w->pre + keep, w->pre_len - keep, w->off + keep);
+    }
+    size = keep == 0 || w->off + keep < w->old_size ? w->old_size : w->off + keep;
+    if (file_size(fd) > size && ftruncate(fd, (off_t)size) != 0) {
+        die("ftruncate while undoing failed");
+    }
+}
+
+/* One file loses the unflushed writes after a random prefix, the first
+ * one lost maybe torn. */
+static void lose_file(struct faultfs *fs, struct faultfs_file *f)
+{
+    size_t kept = (size_t)raft_rand_below(&fs->rand, f->n_writes + 1);
+    const struct faultfs_write *w;
+    size_t torn = 0; /* bytes of the first lost write that made it */
+    size_t i;
+
+    for (i = f->n_writes; i > kept + 1; i--) {
+        undo(f->fd, &f->writes[i - 1], 0);
+    }
+    if (kept == f->n_writes) {
+        return;
+    }
+    w = &f->writes[kept];
+    if (w->len > 1 && raft_rand_chance(&fs->rand, 500)) {
+        torn = (size_t)raft_rand_below(&fs->rand, w->len);
+    }
+    undo(f->fd, w, torn);
+}
+
+_Noreturn void faultfs_crash(struct faultfs *fs)
+{
+    size_t i;
+
+    if (fs->mode == FAULTFS_POWER) {
+        for (i = 0; i < fs->n_files; i++) {
+            lose_file(fs, &fs->files[i]);
+        }
+    }
+    _exit(FAULTFS_EXIT_CRASHED);
+}
+
+void faultfs_close(struct faultfs *fs)
+{
+    size_t i;
+
+    for (i = 0; i < fs->n_files; i++) {
+        forget_writes(&fs->files[i]);
+        free(fs->files[i].writes);
+        close(fs->files[i].fd);
+    }
+    fs->n_files = 0;
+}
