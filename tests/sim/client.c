@@ -85,10 +85,54 @@ static raft_id member(struct sim *s, const struct raft_conf *conf, uint8_t role,
     return n == 0 ? 0 : cand[sim_world_below(s, n)];
 }
 
+/* May l take a membership change now? Only once an entry of its term is
+ * committed (no change before the new leader's no-op commits: the 2015
+ * single-server-change bug) and with no other change uncommitted. */
+static bool may_change(const struct sim_node *l)
+{
+    raft_index commit = raft_commit_get(l->raft);
+    raft_index i;
+
+    if (raft_term_at(l->raft, commit) != raft_term_get(l->raft)) {
+        return false;
+    }
+    for (i = commit + 1; i <= raft_last_index(l->raft); i++) {
+        const struct raft_entry *e = raft_entry_at(l->raft, i);
+
+        if (e != NULL && e->type == RAFT_ENTRY_CONF) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The entry a successful change appended says what was asked. */
+static bool change_done(const struct sim_node *l, raft_index at, uint8_t op, raft_id id)
+{
+    const struct raft_entry *e = raft_entry_at(l->raft, at);
+    const struct raft_server *srv;
+    struct raft_conf conf;
+
+    if (e == NULL || e->type != RAFT_ENTRY_CONF || raft_conf_decode(&e->data, &conf) != 0) {
+        return false;
+    }
+    srv = raft_conf_find(&conf, id);
+    switch (op) {
+    case RAFT_CONF_ADD_LEARNER:
+    case RAFT_CONF_DEMOTE:
+        return srv != NULL && srv->role == RAFT_LEARNER;
+    case RAFT_CONF_PROMOTE:
+        return srv != NULL && srv->role == RAFT_VOTER;
+    default:
+        return srv == NULL;
+    }
+}
+
 static void change(struct sim *s, struct sim_node *l, uint8_t op, raft_id id)
 {
     struct raft_event ev = {.type = RAFT_EV_CONF_CHANGE};
     struct raft_update up;
+    bool allowed = may_change(l);
     char addr[16];
     int rv;
 
@@ -102,6 +146,17 @@ static void change(struct sim *s, struct sim_node *l, uint8_t op, raft_id id)
     if (rv == RAFT_EINVAL) {
         sim_check_fail(&s->check, "request refused as invalid",
                        "leader n%llu: conf change op=%u id=%llu", LLU(l->id), op, LLU(id));
+    }
+    if (rv == 0 && !allowed) {
+        sim_check_fail(&s->check, "unsafe membership change",
+                       "leader n%llu accepted op=%u id=%llu before its term committed an entry "
+                       "or while another change was uncommitted",
+                       LLU(l->id), op, LLU(id));
+    }
+    if (rv == 0 && !change_done(l, up.submit_index, op, id)) {
+        sim_check_fail(&s->check, "membership change",
+                       "leader n%llu: entry %llu is not op=%u id=%llu", LLU(l->id),
+                       LLU(up.submit_index), op, LLU(id));
     }
     if (rv == 0 && op == RAFT_CONF_ADD_LEARNER) {
         struct raft_conf empty = {0};
