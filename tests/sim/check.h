@@ -57,7 +57,10 @@ struct sim_check {
     size_t cap_acks;
 };
 
+/* Set up an empty checker (storage owned by the caller). */
 void sim_check_init(struct sim_check *c);
+
+/* Free what the checker allocated; a zeroed checker is a no-op. */
 void sim_check_close(struct sim_check *c);
 
 /* Record a violation (only the first one sticks). Returns false so callers

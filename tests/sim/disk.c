@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "raft/base/assert.h"
 #include "tests/sim/util.h"
 
 #define LLU(x) ((unsigned long long)(x))
@@ -58,6 +59,16 @@ void sim_disk_close(struct sim_disk *d)
     drop_from(d, 0);
     sim_util_free(d->entries);
     memset(d, 0, sizeof *d);
+}
+
+void sim_disk_check(const struct sim_disk *d)
+{
+    if (d->n > 0) {
+        RAFT_ASSERT(d->entries[d->n - 1].index - d->entries[0].index == d->n - 1);
+        RAFT_ASSERT(d->entries[0].index <= d->snap.index + 1);
+    }
+    RAFT_ASSERT(d->commit <= sim_disk_last_index(d));
+    RAFT_ASSERT(d->data.magic == SIM_SNAP_MAGIC);
 }
 
 raft_index sim_disk_last_index(const struct sim_disk *d)
@@ -175,6 +186,7 @@ bool sim_disk_write(struct sim_disk *d, const struct sim_job *j, struct sim_chec
                               "n%llu persists commit %llu with last durable index %llu", LLU(id),
                               LLU(d->commit), LLU(sim_disk_last_index(d)));
     }
+    RAFT_DASSERT((sim_disk_check(d), true));
     return true;
 }
 
@@ -183,6 +195,7 @@ void sim_disk_snapshot(struct sim_disk *d, const struct raft_snapshot_meta *meta
 {
     d->snap = *meta;
     d->data = *data;
+    RAFT_DASSERT((sim_disk_check(d), true));
 }
 
 void sim_disk_compact(struct sim_disk *d, raft_index upto)
@@ -205,6 +218,7 @@ void sim_disk_compact(struct sim_disk *d, raft_index upto)
     }
     memmove(d->entries, d->entries + k, (d->n - k) * sizeof *d->entries);
     d->n -= k;
+    RAFT_DASSERT((sim_disk_check(d), true));
 }
 
 const struct raft_entry *sim_disk_after_snapshot(const struct sim_disk *d, size_t *n)

@@ -60,7 +60,14 @@ struct sim_job {
 /* A fresh disk: no hard state, snapshot index 0 with configuration conf
  * (the initial members, or empty for a node to be added later). */
 void sim_disk_init(struct sim_disk *d, const struct raft_conf *conf);
+
+/* Free the entries; a zeroed disk is a no-op. */
 void sim_disk_close(struct sim_disk *d);
+
+/* Assert the disk's invariants: entries contiguous, none missing between
+ * the snapshot and the first entry, commit within the log. Run under
+ * RAFT_DASSERT after every change. */
+void sim_disk_check(const struct sim_disk *d);
 
 /* Last durable index (the snapshot's when no entry follows it). */
 raft_index sim_disk_last_index(const struct sim_disk *d);

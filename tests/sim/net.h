@@ -53,6 +53,7 @@ void sim_net_send(struct sim *s, struct sim_node *from, const struct raft_msg *m
  * the receiver. Takes ev->msg. */
 void sim_net_deliver(struct sim *s, struct sim_event *ev);
 
+/* True while a partition blocks messages from -> to. */
 bool sim_net_blocked(const struct sim_net *net, raft_id from, raft_id to);
 
 /* Block side_a -> side_b (and back unless oneway) until heal_at. Sides are

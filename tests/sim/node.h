@@ -117,7 +117,10 @@ void sim_node_crash(struct sim *s, struct sim_node *n);
 /* The node's removal is committed: crash it for good. */
 void sim_node_stop(struct sim *s, struct sim_node *n);
 
+/* Stop n processing events (SIGSTOP): events due meanwhile wait in order. */
 void sim_node_pause(struct sim *s, struct sim_node *n);
+
+/* Resume n: the events that waited are queued again, now, in order. */
 void sim_node_unpause(struct sim *s, struct sim_node *n);
 
 /* UP and not paused: it can take client requests. */

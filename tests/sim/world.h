@@ -108,6 +108,8 @@ int sim_world_run(struct sim *s);
 bool sim_world_run_until(struct sim *s, bool (*pred)(struct sim *s, void *arg), void *arg,
                          raft_time limit);
 
+/* Free everything the run holds (nodes, queued messages, blobs, checker).
+ * The trace ring stays readable. */
 void sim_world_close(struct sim *s);
 
 /* Node id, or NULL. */
