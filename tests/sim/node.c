@@ -136,6 +136,9 @@ static void complete_reads(struct sim *s, struct sim_node *n)
                            LLU(n->id), LLU(rd->id), LLU(rd->index), LLU(rd->min_index));
         }
         SIM_TRACE(s, "n%llu read %llu done index=%llu", LLU(n->id), LLU(rd->id), LLU(rd->index));
+        if (rd->id == s->probe_read) {
+            s->probe_read_done = true;
+        }
         n->reads[i] = n->reads[--n->n_reads];
     }
 }
@@ -633,6 +636,9 @@ static void take_reads(struct sim *s, struct sim_node *n, const struct raft_upda
         if (rd->status != 0) {
             SIM_TRACE(s, "n%llu read %llu failed: %s", LLU(n->id), LLU(rd->id),
                       raft_err_name(rd->status));
+            if (rd->id == s->probe_read) {
+                s->probe_read = 0; /* ask again */
+            }
             n->reads[k] = n->reads[--n->n_reads];
             continue;
         }

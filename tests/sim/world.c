@@ -425,16 +425,28 @@ static bool liveness_done(struct sim *s, void *arg)
     if (l == NULL) {
         return false;
     }
-    if (probe_applied(s, l)) {
-        SIM_TRACE(s, "LIVE: n%llu leads term %llu, probe applied by a majority", LLU(l->id),
-                  LLU(l->term));
+    if (!probe_applied(s, l)) {
+        if (s->now >= s->probe_next) {
+            int rv = sim_client_write(s, l);
+
+            SIM_TRACE(s, "probe write at n%llu: %s", LLU(l->id),
+                      rv == 0 ? "ok" : raft_err_name(rv));
+            s->probe_next = s->now + s->p.cfg.election_timeout_ms;
+        }
+        return false;
+    }
+    if (s->probe_read_done) {
+        SIM_TRACE(s, "LIVE: n%llu leads term %llu, probe write applied by a majority, read done",
+                  LLU(l->id), LLU(l->term));
         return true;
     }
-    if (s->now >= s->probe_next) {
-        int rv = sim_client_write(s, l);
-
-        SIM_TRACE(s, "probe write at n%llu: %s", LLU(l->id), rv == 0 ? "ok" : raft_err_name(rv));
-        s->probe_next = s->now + s->p.cfg.election_timeout_ms;
+    if (s->probe_read == 0 && s->now >= s->probe_next) {
+        /* Then a ReadIndex read at the leader must complete too. */
+        s->probe_read = s->next_read + 1;
+        if (sim_node_read(s, l) != 0) {
+            s->probe_read = 0;
+            s->probe_next = s->now + s->p.cfg.election_timeout_ms;
+        }
     }
     return false;
 }
@@ -455,8 +467,9 @@ static void liveness_fail(struct sim *s)
         }
     }
     sim_check_fail(&s->check, "liveness", "%s within %llu ms of healing;%s",
-                   l == NULL ? "no leader known to a majority"
-                             : "probe write not applied by a majority",
+                   l == NULL              ? "no leader known to a majority"
+                   : !probe_applied(s, l) ? "probe write not applied by a majority"
+                                          : "probe read not completed",
                    LLU(s->deadline - s->heal_at), buf);
 }
 

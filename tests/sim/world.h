@@ -91,6 +91,8 @@ struct sim {
     raft_time deadline;   /* HEAL must end by then */
     uint64_t probe_value; /* first liveness probe value, 0 before HEAL */
     raft_time probe_next; /* when to submit the next probe */
+    uint64_t probe_read;  /* id of the liveness ReadIndex probe, 0 when none pending */
+    bool probe_read_done; /* it completed */
     uint64_t n_events;
     uint64_t n_elections;
     uint64_t n_snapshots;
