@@ -264,23 +264,29 @@ static int push_command(struct gen *g)
     return push_entry(g, RAFT_ENTRY_NORMAL, data);
 }
 
-/* A CONF entry: 3 to 5 voters, maybe a learner. */
-static int push_conf(struct gen *g)
+/* A configuration: 3 to 5 voters, maybe a learner. */
+static void draw_conf(struct gen *g, struct raft_conf *conf)
 {
     char addr[ADDR_LEN];
-    struct raft_conf conf;
-    struct raft_buf data;
     unsigned n = SERVERS_MIN + (unsigned)raft_rand_below(&g->rand, 3);
     unsigned i;
 
-    memset(&conf, 0, sizeof(conf));
+    memset(conf, 0, sizeof(*conf));
     for (i = 1; i <= n; i++) {
         (void)snprintf(addr, sizeof(addr), "10.0.0.%u:7000", i);
-        RAFT_ASSERT(raft_conf_add(&conf, i, RAFT_VOTER, addr) == 0);
+        RAFT_ASSERT(raft_conf_add(conf, i, RAFT_VOTER, addr) == 0);
     }
     if (raft_rand_chance(&g->rand, 300)) {
-        RAFT_ASSERT(raft_conf_add(&conf, n + 1, RAFT_LEARNER, "10.0.0.99:7000") == 0);
+        RAFT_ASSERT(raft_conf_add(conf, n + 1, RAFT_LEARNER, "10.0.0.99:7000") == 0);
     }
+}
+
+static int push_conf(struct gen *g)
+{
+    struct raft_conf conf;
+    struct raft_buf data;
+
+    draw_conf(g, &conf);
     data.len = raft_conf_encoded_len(&conf);
     data.base = raft_malloc(data.len);
     if (data.base == NULL) {
@@ -301,8 +307,24 @@ static int push_hard_state(struct gen *g)
     return push_op(g, &op);
 }
 
+/* A snapshot from the new leader, covering our committed entries, some of
+ * the uncommitted ones or more than we have; it drops the whole log. */
+static int install(struct gen *g)
+{
+    struct script_op op = {.type = SCRIPT_INSTALL};
+
+    op.meta.index = g->commit + raft_rand_below(&g->rand, g->last - g->commit + 8);
+    op.meta.index = op.meta.index > 0 ? op.meta.index : 1;
+    op.meta.term = g->term;
+    draw_conf(g, &op.meta.conf);
+    g->last = op.meta.index;
+    g->commit = op.meta.index;
+    return push_op(g, &op);
+}
+
 /* A new term: a vote now or later, and, as a new leader would cause, maybe
- * the uncommitted suffix dropped. The batch then starts with a NOOP. */
+ * the uncommitted suffix dropped, or (log-only scripts) the whole log for a
+ * snapshot. The batch then starts with a NOOP. */
 static int new_term(struct gen *g)
 {
     raft_index from;
@@ -312,6 +334,9 @@ static int new_term(struct gen *g)
     RAFT_ASSERT(g->term < SCRIPT_TERMS_MAX);
     g->vote = raft_rand_chance(&g->rand, 400) ? 0 : 1 + raft_rand_below(&g->rand, 3);
     rv = push_hard_state(g);
+    if (rv == 0 && g->log_only && raft_rand_chance(&g->rand, 350)) {
+        return install(g);
+    }
     if (rv == 0 && g->last > g->commit && raft_rand_chance(&g->rand, 750)) {
         from = g->commit + 1 + raft_rand_below(&g->rand, g->last - g->commit);
         g->last = from - 1;
@@ -521,6 +546,12 @@ void script_model_step(const struct script *s, const struct script_op *op, struc
         break;
     case SCRIPT_COMPACT:
         break;
+    case SCRIPT_INSTALL:
+        m->snap = op->meta;
+        m->last = op->meta.index;
+        m->durable = op->meta.index; /* durable on return: covered by the snapshot */
+        m->commit = op->meta.index > m->commit ? op->meta.index : m->commit;
+        break;
     default:
         RAFT_UNREACHABLE();
     }
@@ -532,7 +563,12 @@ int script_model_init(const struct script *s, size_t n_ops, struct script_model 
 
     RAFT_ASSERT(n_ops <= s->n_ops);
     memset(m, 0, sizeof(*m));
-    m->cap = s->n_pool + 1; /* indexes never exceed the entries ever appended */
+    m->cap = 1;
+    for (i = 0; i < s->n_ops; i++) {
+        if (s->ops[i].type == SCRIPT_APPEND && s->ops[i].index + s->ops[i].n > m->cap) {
+            m->cap = s->ops[i].index + s->ops[i].n; /* one past the last index written */
+        }
+    }
     m->log = raft_calloc(m->cap, sizeof(*m->log));
     if (m->log == NULL) {
         return RAFT_ENOMEM;
@@ -659,6 +695,8 @@ static int run_op(struct run *r, const struct script_op *op)
         return run_snapshot(r);
     case SCRIPT_COMPACT:
         return coord_log_compact(r->log, op->index);
+    case SCRIPT_INSTALL:
+        return coord_log_install_snapshot(r->log, &op->meta);
     default:
         RAFT_UNREACHABLE();
     }

@@ -30,15 +30,19 @@ enum script_op_type {
     SCRIPT_FSM_SYNC = 7,   /* coord_fsm_sync() */
     SCRIPT_SNAPSHOT = 8,   /* coord_fsm_snapshot() + coord_log_set_snapshot() */
     SCRIPT_COMPACT = 9,    /* coord_log_compact(index) */
+    SCRIPT_INSTALL = 10,   /* coord_log_install_snapshot(meta): a leader's snapshot drops
+                            * the log; log-only scripts (the state machine's side of an
+                            * install is not modelled) */
 };
 
 struct script_op {
-    uint8_t type;     /* enum script_op_type */
-    raft_index index; /* see enum script_op_type */
-    size_t first;     /* APPEND: position of the first entry in the pool */
-    size_t n;         /* APPEND: entries */
-    raft_term term;   /* HARD_STATE */
-    raft_id vote;     /* HARD_STATE */
+    uint8_t type;                   /* enum script_op_type */
+    raft_index index;               /* see enum script_op_type */
+    size_t first;                   /* APPEND: position of the first entry in the pool */
+    size_t n;                       /* APPEND: entries */
+    raft_term term;                 /* HARD_STATE */
+    raft_id vote;                   /* HARD_STATE */
+    struct raft_snapshot_meta meta; /* INSTALL */
 };
 
 struct script {
@@ -53,7 +57,7 @@ struct script {
 
 /* Build the script of seed with n_batches persist batches into *s (returns
  * owned: script_free()). log_only leaves out the state machine's ops
- * (COMMIT stays). Errors: RAFT_ENOMEM. */
+ * (COMMIT stays) and puts in INSTALL ops. Errors: RAFT_ENOMEM. */
 int script_build(uint64_t seed, size_t n_batches, bool log_only, struct script *s);
 
 /* Release s and zero it. A zeroed script is a no-op. */

@@ -16,8 +16,9 @@
  * durability rests on the rule this test does check: the applied index is in
  * the same LMDB transaction as the data, and the log replays the rest.
  *
- * COORD_TEST_SEED=<n> runs one seed at every point; COORD_TEST_POINT=<k>
- * narrows it to point k (both crash modes). */
+ * COORD_TEST_SEED=<n> runs one seed at every point (and the writer test from
+ * it); COORD_TEST_POINT=<k> narrows the first test to point k (both crash
+ * modes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +66,8 @@
 #define CHILD_EXIT_FAILED 3           /* the workload itself failed in the child */
 #define WRITER_BATCHES    24          /* persist jobs of the writer workload */
 #define WRITER_ROUND      6u          /* jobs submitted at once */
+#define WRITER_SEEDS_MAX  100u        /* seeds tried for a writer script with all it needs */
+#define WINDOW_SNAPS_MAX  16u         /* snapshots recorded by the ops of one crash window */
 
 static const char *const mode_names[] = {"count", "kill", "power"};
 
@@ -390,6 +393,11 @@ struct window {
     struct script_model hi; /* after ops [0, hi_ops) */
     raft_index must;        /* entries up to here must be on disk: durable and never
                              * truncated by an op that may have run */
+    /* The snapshots the log may hold: lo's, then each one an op of the
+     * window recorded, with that op (SIZE_MAX for lo's). */
+    struct raft_snapshot_meta snaps[WINDOW_SNAPS_MAX];
+    size_t snap_ops[WINDOW_SNAPS_MAX];
+    size_t n_snaps;
 };
 
 static void window_init(const struct script *s, size_t lo_ops, size_t hi_ops, struct window *w)
@@ -402,9 +410,17 @@ static void window_init(const struct script *s, size_t lo_ops, size_t hi_ops, st
     assert_int_equal(script_model_init(s, lo_ops, &w->lo), 0);
     assert_int_equal(script_model_init(s, lo_ops, &w->hi), 0);
     w->must = w->lo.durable;
+    w->snaps[0] = w->lo.snap;
+    w->snap_ops[0] = SIZE_MAX;
+    w->n_snaps = 1;
     for (i = lo_ops; i < hi_ops; i++) {
         script_model_step(s, &s->ops[i], &w->hi);
         w->must = w->hi.durable < w->must ? w->hi.durable : w->must;
+        if (s->ops[i].type == SCRIPT_SNAPSHOT || s->ops[i].type == SCRIPT_INSTALL) {
+            assert_true(w->n_snaps < WINDOW_SNAPS_MAX);
+            w->snaps[w->n_snaps] = w->hi.snap;
+            w->snap_ops[w->n_snaps++] = i;
+        }
     }
 }
 
@@ -443,17 +459,21 @@ static bool entry_eq(const struct raft_entry *a, const struct raft_entry *b)
 }
 
 /* Is e one the workload left at its index: the one there before the window,
- * or one an op in the window appended? */
-static bool entry_allowed(const struct script *s, const struct window *w,
+ * or one an op in the window appended? With the log holding snaps[k] of an
+ * install, only those appended after it. */
+static bool entry_allowed(const struct script *s, const struct window *w, size_t k,
                           const struct raft_entry *e)
 {
+    size_t from = w->lo_ops;
     const struct script_op *op;
     size_t i;
 
-    if (e->index <= w->lo.last && entry_eq(e, script_model_entry(s, &w->lo, e->index))) {
+    if (w->snap_ops[k] != SIZE_MAX && s->ops[w->snap_ops[k]].type == SCRIPT_INSTALL) {
+        from = w->snap_ops[k] + 1;
+    } else if (e->index <= w->lo.last && entry_eq(e, script_model_entry(s, &w->lo, e->index))) {
         return true;
     }
-    for (i = w->lo_ops; i < w->hi_ops; i++) {
+    for (i = from; i < w->hi_ops; i++) {
         op = &s->ops[i];
         if (op->type == SCRIPT_APPEND && e->index >= op->index && e->index < op->index + op->n &&
             entry_eq(e, &s->pool[op->first + (e->index - op->index)])) {
@@ -524,13 +544,16 @@ static bool check_log(const struct script *s, const struct window *w, const stru
     const struct raft_snapshot_meta *snap = &rec->snapshot;
     raft_index last = snap->index + rec->n_entries;
     const struct raft_entry *e;
+    size_t k;
     size_t i;
 
     if (reported_must(s, h, w) != w->must) {
         return failf(why, "harness: durable reports say %" PRIu64 ", the model %" PRIu64,
                      reported_must(s, h, w), w->must);
     }
-    if (!meta_eq(snap, &w->lo.snap) && !meta_eq(snap, &w->hi.snap)) {
+    for (k = 0; k < w->n_snaps && !meta_eq(snap, &w->snaps[k]); k++) {
+    }
+    if (k == w->n_snaps) {
         return failf(why, "snapshot meta (%" PRIu64 ", %" PRIu64 ") was never recorded",
                      snap->index, snap->term);
     }
@@ -542,7 +565,7 @@ static bool check_log(const struct script *s, const struct window *w, const stru
     }
     for (i = 0; i < rec->n_entries; i++) {
         e = &rec->entries[i];
-        if (e->index != snap->index + 1 + i || !entry_allowed(s, w, e)) {
+        if (e->index != snap->index + 1 + i || !entry_allowed(s, w, k, e)) {
             return failf(why,
                          "entry %" PRIu64 " (term %" PRIu64 ", type %u, %zu bytes) at position "
                          "%zu is not one the workload left there%s",
@@ -1097,6 +1120,8 @@ static void build_jobs(struct fixture *f)
             j->p.term = op->term;
             j->p.vote = op->vote;
             j->p.commit = op->index;
+        } else if (op->type == SCRIPT_INSTALL) {
+            j->p.snapshot = &op->meta;
         } else if (op->type == SCRIPT_APPEND) {
             assert_null(j->p.entries);
             j->p.entries = &s->pool[op->first];
@@ -1200,12 +1225,24 @@ static void test_crash_writer_group_commit(void **state)
 {
     struct fixture *f = *state;
     struct crash_case cc = {FAULTFS_KILL, 0};
+    uint64_t base = env_u64("COORD_TEST_SEED", SEED_BASE);
     uint64_t max_batch;
     uint64_t unused;
+    uint64_t seed;
     uint64_t n_points;
     uint64_t k;
 
-    assert_int_equal(script_build(SEED_BASE, WRITER_BATCHES, true, &f->script), 0);
+    /* The first seed from SEED_BASE (or COORD_TEST_SEED) on whose script
+     * both truncates and installs a snapshot. */
+    for (seed = base; seed < base + WRITER_SEEDS_MAX; seed++) {
+        script_free(&f->script);
+        assert_int_equal(script_build(seed, WRITER_BATCHES, true, &f->script), 0);
+        if (count_ops(&f->script, SCRIPT_TRUNCATE) > 0 &&
+            count_ops(&f->script, SCRIPT_INSTALL) > 0) {
+            break;
+        }
+    }
+    assert_true(seed < base + WRITER_SEEDS_MAX);
     build_jobs(f);
     n_points = crash_writer(f, &cc, &max_batch);
     assert_true(n_points > 0 && n_points <= POINTS_MAX);
@@ -1216,9 +1253,11 @@ static void test_crash_writer_group_commit(void **state)
         cc.mode = FAULTFS_POWER;
         (void)crash_writer(f, &cc, &unused);
     }
-    print_message("writer: %zu jobs, largest group commit %" PRIu64 " jobs (dry run), N = %" PRIu64
-                  " points, every one crashed\n",
-                  count_ops(&f->script, SCRIPT_SYNC), max_batch, n_points);
+    print_message("writer: seed %" PRIu64
+                  ", %zu jobs (%zu truncations, %zu snapshots installed), largest group "
+                  "commit %" PRIu64 " jobs (dry run), N = %" PRIu64 " points, every one crashed\n",
+                  seed, count_ops(&f->script, SCRIPT_SYNC), count_ops(&f->script, SCRIPT_TRUNCATE),
+                  count_ops(&f->script, SCRIPT_INSTALL), max_batch, n_points);
 }
 
 int main(void)
