@@ -168,7 +168,13 @@ struct scratch {
 /* protobuf-c's structs are not const-correct; packing only reads them. */
 static void *unconst(const void *p)
 {
-    return (void *)(uintptr_t)p;
+    union {
+        const void *c;
+        void *m;
+    } u;
+
+    u.c = p;
+    return u.m;
 }
 
 #define SET(pb, field, v)                                                                          \
@@ -201,11 +207,14 @@ static int entries_to_pb(const struct raft_msg *m, Coord__Peer__Message *pb, str
 {
     uint32_t i;
 
-    s->ents = raft_malloc(m->n_entries * (sizeof *s->ents + sizeof *s->ent_ptrs));
+    /* The entries, then an array of pointers to them, in one block. */
+    s->ents = raft_malloc(m->n_entries * (sizeof(Coord__Peer__Entry) + sizeof(void *)));
     if (s->ents == NULL) {
         return RAFT_ENOMEM;
     }
-    s->ent_ptrs = (Coord__Peer__Entry **)(s->ents + m->n_entries);
+    _Static_assert(sizeof(Coord__Peer__Entry *) == sizeof(void *), "pointer array layout");
+    _Static_assert(_Alignof(Coord__Peer__Entry) % _Alignof(void *) == 0, "pointer alignment");
+    s->ent_ptrs = (Coord__Peer__Entry **)(void *)(s->ents + m->n_entries);
     for (i = 0; i < m->n_entries; i++) {
         const struct raft_entry *e = &m->entries[i];
         Coord__Peer__Entry *pe = &s->ents[i];

@@ -394,6 +394,7 @@ struct hostile {
     Coord__Peer__Server *server_ptrs[RAFT_MAX_SERVERS + 1];
     Coord__Peer__SnapshotChunk chunk;
     Coord__Peer__Hello hello;
+    char address[32];
 };
 
 /* A valid frame with one APPEND of one entry; tests then break one thing. */
@@ -402,6 +403,7 @@ static void hostile_init(struct hostile *h)
     size_t i;
 
     memset(h, 0, sizeof *h);
+    (void)snprintf(h->address, sizeof h->address, "127.0.0.1:7000");
     coord__peer__peer_frame__init(&h->frame);
     coord__peer__message__init(&h->msg);
     coord__peer__entry__init(&h->entry);
@@ -432,7 +434,7 @@ static void hostile_init(struct hostile *h)
         h->servers[i].has_id = h->servers[i].has_role = true;
         h->servers[i].id = i + 1;
         h->servers[i].role = RAFT_VOTER;
-        h->servers[i].address = (char *)(uintptr_t) "127.0.0.1:7000";
+        h->servers[i].address = h->address;
         h->server_ptrs[i] = &h->servers[i];
     }
     h->meta.n_servers = 3;
@@ -576,8 +578,8 @@ static void test_codec_peer_decode_refuses_bad_frames(void **state)
 static void test_codec_peer_decode_enforces_count_limits(void **state)
 {
     struct hostile h;
-    Coord__Peer__Message **msgs = malloc((COORD_PEER_MAX_MSGS + 1) * sizeof *msgs);
-    Coord__Peer__Entry **entries = malloc((COORD_PEER_MAX_ENTRIES + 1) * sizeof *entries);
+    Coord__Peer__Message **msgs = calloc(COORD_PEER_MAX_MSGS + 1, sizeof(void *));
+    Coord__Peer__Entry **entries = calloc(COORD_PEER_MAX_ENTRIES + 1, sizeof(void *));
     size_t i;
 
     (void)state;

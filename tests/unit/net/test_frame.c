@@ -73,10 +73,11 @@ static size_t feed(struct coord_frame_reader *r, const struct stream *s, const s
     *err = 0;
     for (c = 0; c <= n_cuts; c++) {
         size_t to = c < n_cuts ? cuts[c] : s->len;
-        struct raft_buf in = {(void *)(uintptr_t)(s->bytes + from), to - from};
+        struct raft_buf in = {NULL, to - from};
         struct raft_buf frame;
         int rv;
 
+        memcpy(&in.base, &(const void *){s->bytes + from}, sizeof in.base); /* drop const */
         while ((rv = coord_frame_reader_next(r, &in, &frame)) == 1) {
             check_frame(s, seen++, &frame);
         }
