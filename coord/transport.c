@@ -120,6 +120,7 @@ struct peer {
     uint32_t backoff_ms; /* the next redial delay before jitter */
     bool up;             /* peer_state(connected) reported, (false) not yet */
     uint64_t epoch;      /* tells this peer from an earlier one with the same id */
+    uint32_t n_dials;    /* dial attempts: picks which resolved address to try */
     struct coord_transport_peer_stats stats;
 };
 
@@ -1017,6 +1018,22 @@ static void connect_to(struct conn *c, const struct sockaddr *sa)
     }
 }
 
+/* A name may resolve to several addresses (say ::1 and 127.0.0.1) of which
+ * only some accept: successive dials take them in turn. */
+static const struct addrinfo *pick_address(const struct addrinfo *res, uint32_t n_dials)
+{
+    const struct addrinfo *a;
+    uint32_t n = 0;
+
+    for (a = res; a != NULL; a = a->ai_next) {
+        n++;
+    }
+    for (a = res, n = n_dials % n; n > 0; n--) {
+        a = a->ai_next;
+    }
+    return a;
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct conn *c = req->data;
@@ -1029,13 +1046,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         }
         return;
     }
-    if (status != 0) {
+    if (status != 0 || res == NULL) {
+        status = status != 0 ? status : UV_EAI_NONAME;
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=%s detail=\"%s\"", (ull)c->peer_id,
                   c->address, raft_err_name(xlate(status)), uv_strerror(status));
+        uv_freeaddrinfo(res);
         conn_close(c);
         return;
     }
-    connect_to(c, res->ai_addr);
+    connect_to(c, pick_address(res, c->peer->n_dials)->ai_addr);
     uv_freeaddrinfo(res);
 }
 
@@ -1052,6 +1071,7 @@ static void peer_dial(struct coord_transport *t, struct peer *p)
 
     RAFT_ASSERT(p->conn == NULL && p->id > t->opts.id && !t->closing);
     p->redial_at = 0;
+    p->n_dials++;
     c = conn_new(t);
     if (c == NULL) {
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=ENOMEM", (ull)p->id, p->address);

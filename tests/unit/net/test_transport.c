@@ -253,6 +253,8 @@ static size_t count_from(const struct node *n, raft_id from)
     return c;
 }
 
+static void exchange_still_works(struct fx *f, uint64_t ctx);
+
 /* ---- transport callbacks ---------------------------------------------------------------- */
 
 static void on_recv(void *arg, const struct raft_msg *m)
@@ -824,6 +826,28 @@ static void test_transport_reconnects_when_the_acceptor_comes_back(void **state)
     RUN_UNTIL(f, count_from(b, 1) >= 1 && count_from(a, 2) >= 1);
 }
 
+static void test_transport_dials_host_names(void **state)
+{
+    struct fx *f = *state;
+    struct coord_transport_opts o;
+    struct raft_conf conf;
+    char address[RAFT_ADDR_MAX];
+
+    node_opts(f, 0, 1, &o);
+    node_start(f, 0, &o);
+    node_opts(f, 1, 2, &o);
+    o.listen_address = "localhost:0"; /* resolved once, at start */
+    node_start(f, 1, &o);
+    memset(&conf, 0, sizeof conf);
+    conf_add(&conf, 1, f->nodes[0].port);
+    (void)snprintf(address, sizeof address, "localhost:%d", f->nodes[1].port);
+    assert_int_equal(raft_conf_add(&conf, 2, RAFT_VOTER, address), 0);
+    assert_int_equal(coord_transport_set_peers(f->nodes[0].t, &conf), 0);
+    assert_int_equal(coord_transport_set_peers(f->nodes[1].t, &conf), 0);
+    RUN_UNTIL(f, f->nodes[0].up[2] && f->nodes[1].up[1]);
+    exchange_still_works(f, 0);
+}
+
 static void test_transport_refuses_another_cluster(void **state)
 {
     struct fx *f = *state;
@@ -1366,6 +1390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transport_send_errors_are_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_reconnects_when_the_acceptor_comes_back,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transport_dials_host_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_refuses_another_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_refuses_unknown_ids_and_bad_hellos, setup,
                                         teardown),
