@@ -75,7 +75,7 @@ static void start(uv_loop_t *loop, struct end *e, raft_id id, const char *dir)
     o.snapshot_dir = dir;
     o.seed = id;
     if (coord_transport_new(loop, &o, &cbs, &e->t) != 0) {
-        fprintf(stderr, "bench_transport: cannot start a transport\n");
+        (void)fprintf(stderr, "bench_transport: cannot start a transport\n");
         exit(1);
     }
 }
@@ -142,7 +142,7 @@ static void run_snapshot(uv_loop_t *loop, struct end *a, struct end *b, const ch
         }
     }
     if (fp == NULL || fclose(fp) != 0 || i < mib) {
-        fprintf(stderr, "bench_transport: cannot write %s\n", path);
+        (void)fprintf(stderr, "bench_transport: cannot write %s\n", path);
         exit(1);
     }
     memset(&meta, 0, sizeof meta);
@@ -158,7 +158,7 @@ static void run_snapshot(uv_loop_t *loop, struct end *a, struct end *b, const ch
     m.snapshot = &meta;
     t0 = uv_hrtime();
     if (coord_transport_send_snapshot(a->t, &m, path) != 0) {
-        fprintf(stderr, "bench_transport: send_snapshot failed\n");
+        (void)fprintf(stderr, "bench_transport: send_snapshot failed\n");
         exit(1);
     }
     while (!a->snap_done || b->snap_path[0] == '\0') {
