@@ -38,9 +38,9 @@ bool sim_check_fail(struct sim_check *c, const char *what, const char *fmt, ...)
     }
     c->failed = true;
     c->at = c->now;
-    snprintf(c->what, sizeof c->what, "%s", what);
+    (void)snprintf(c->what, sizeof c->what, "%s", what);
     va_start(ap, fmt);
-    vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+    (void)vsnprintf(c->detail, sizeof c->detail, fmt, ap);
     va_end(ap);
     return false;
 }

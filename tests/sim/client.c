@@ -50,12 +50,10 @@ int sim_client_write(struct sim *s, struct sim_node *n)
 }
 
 /* A ready node, preferring one that believes it leads; NULL if none. */
-static struct sim_node *pick(struct sim *s, bool leader_only)
+static size_t candidates(struct sim *s, bool leaders, struct sim_node **cand)
 {
-    struct sim_node *cand[SIM_MAX_IDS];
     size_t n = 0;
     raft_id id;
-    bool leaders = leader_only || sim_world_chance(s, s->p.leader_pm);
 
     for (id = 1; id <= s->n_ids; id++) {
         struct sim_node *m = s->nodes[id];
@@ -64,8 +62,17 @@ static struct sim_node *pick(struct sim *s, bool leader_only)
             cand[n++] = m;
         }
     }
+    return n;
+}
+
+static struct sim_node *pick(struct sim *s, bool leader_only)
+{
+    struct sim_node *cand[SIM_MAX_IDS];
+    bool leaders = leader_only || sim_world_chance(s, s->p.leader_pm);
+    size_t n = candidates(s, leaders, cand);
+
     if (n == 0 && leaders && !leader_only) {
-        return pick(s, false);
+        n = candidates(s, false, cand);
     }
     return n == 0 ? NULL : cand[sim_world_below(s, n)];
 }
@@ -136,7 +143,7 @@ static void change(struct sim *s, struct sim_node *l, uint8_t op, raft_id id)
     char addr[16];
     int rv;
 
-    snprintf(addr, sizeof addr, "n%llu", LLU(id));
+    (void)snprintf(addr, sizeof addr, "n%llu", LLU(id));
     ev.conf_change.op = op;
     ev.conf_change.id = id;
     ev.conf_change.address = op == RAFT_CONF_ADD_LEARNER ? addr : NULL;

@@ -13,7 +13,7 @@
 #define SNAP_FAIL_MIN_MS 5  /* a failed stream is noticed after this much... */
 #define SNAP_FAIL_MAX_MS 60 /* ...up to this much */
 
-struct raft_msg *sim_net_msg_copy(const struct raft_msg *m, const struct sim_snapdata *data)
+struct raft_msg *sim_net_msg_copy(const struct raft_msg *m, struct sim_snapdata *data)
 {
     struct raft_msg *c = sim_util_malloc(sizeof *c);
 
@@ -26,8 +26,7 @@ struct raft_msg *sim_net_msg_copy(const struct raft_msg *m, const struct sim_sna
     c->snapshot_data.base = NULL;
     c->snapshot_data.len = 0;
     if (data != NULL) {
-        /* The core treats the handle as opaque and never writes through it. */
-        c->snapshot_data.base = (void *)(uintptr_t)data;
+        c->snapshot_data.base = data;
         c->snapshot_data.len = sizeof *data;
     }
     return c;
@@ -49,26 +48,28 @@ void sim_net_msg_str(const struct raft_msg *m, char *buf, size_t len)
 
     switch (m->type) {
     case RAFT_MSG_APPEND:
-        snprintf(buf, len, "%s term=%llu prev=%llu/%llu n=%u commit=%llu", name, LLU(m->term),
-                 LLU(m->index), LLU(m->log_term), m->n_entries, LLU(m->commit));
+        (void)snprintf(buf, len, "%s term=%llu prev=%llu/%llu n=%u commit=%llu", name, LLU(m->term),
+                       LLU(m->index), LLU(m->log_term), m->n_entries, LLU(m->commit));
         break;
     case RAFT_MSG_APPEND_RESP:
-        snprintf(buf, len, "%s term=%llu index=%llu%s hint=%llu/%llu", name, LLU(m->term),
-                 LLU(m->index), m->reject ? " reject" : "", LLU(m->hint_index), LLU(m->hint_term));
+        (void)snprintf(buf, len, "%s term=%llu index=%llu%s hint=%llu/%llu", name, LLU(m->term),
+                       LLU(m->index), m->reject ? " reject" : "", LLU(m->hint_index),
+                       LLU(m->hint_term));
         break;
     case RAFT_MSG_VOTE:
     case RAFT_MSG_PREVOTE:
-        snprintf(buf, len, "%s term=%llu last=%llu/%llu%s", name, LLU(m->term), LLU(m->index),
-                 LLU(m->log_term), m->transfer ? " transfer" : "");
+        (void)snprintf(buf, len, "%s term=%llu last=%llu/%llu%s", name, LLU(m->term), LLU(m->index),
+                       LLU(m->log_term), m->transfer ? " transfer" : "");
         break;
     case RAFT_MSG_SNAPSHOT:
-        snprintf(buf, len, "%s term=%llu snapshot=%llu/%llu", name, LLU(m->term),
-                 LLU(m->snapshot != NULL ? m->snapshot->index : 0),
-                 LLU(m->snapshot != NULL ? m->snapshot->term : 0));
+        (void)snprintf(buf, len, "%s term=%llu snapshot=%llu/%llu", name, LLU(m->term),
+                       LLU(m->snapshot != NULL ? m->snapshot->index : 0),
+                       LLU(m->snapshot != NULL ? m->snapshot->term : 0));
         break;
     default:
-        snprintf(buf, len, "%s term=%llu index=%llu commit=%llu ctx=%llu%s", name, LLU(m->term),
-                 LLU(m->index), LLU(m->commit), LLU(m->ctx), m->reject ? " reject" : "");
+        (void)snprintf(buf, len, "%s term=%llu index=%llu commit=%llu ctx=%llu%s", name,
+                       LLU(m->term), LLU(m->index), LLU(m->commit), LLU(m->ctx),
+                       m->reject ? " reject" : "");
         break;
     }
 }
@@ -113,8 +114,7 @@ static void trace_send(struct sim *s, const struct raft_msg *m, const char *what
 
 /* The shell attaches its durable snapshot to an outgoing snapshot message,
  * or one it is still installing (received whole, committed state). */
-static const struct sim_snapdata *attach(struct sim *s, struct sim_node *from,
-                                         const struct raft_msg *m)
+static struct sim_snapdata *attach(struct sim *s, struct sim_node *from, const struct raft_msg *m)
 {
     size_t i;
 
@@ -140,7 +140,7 @@ static const struct sim_snapdata *attach(struct sim *s, struct sim_node *from,
 
 void sim_net_send(struct sim *s, struct sim_node *from, const struct raft_msg *m)
 {
-    const struct sim_snapdata *data = NULL;
+    struct sim_snapdata *data = NULL;
     bool snap = m->type == RAFT_MSG_SNAPSHOT;
     unsigned copies = 1;
     unsigned i;

@@ -38,7 +38,7 @@ struct sim_net {
 
 /* Deep copy of m (entries, their data, snapshot meta). snapshot_data of the
  * copy points at data when given (borrowed: the world keeps the blobs). */
-struct raft_msg *sim_net_msg_copy(const struct raft_msg *m, const struct sim_snapdata *data);
+struct raft_msg *sim_net_msg_copy(const struct raft_msg *m, struct sim_snapdata *data);
 
 /* Free a copy made by sim_net_msg_copy(). NULL is a no-op. */
 void sim_net_msg_free(struct raft_msg *m);

@@ -322,6 +322,7 @@ static void job_queue(struct sim *s, struct sim_node *n, const struct raft_updat
     j->vote = up->vote;
     j->commit = up->commit;
     if (up->n_msgs_after > 0) {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         j->msgs_after = sim_util_malloc(up->n_msgs_after * sizeof *j->msgs_after);
         for (i = 0; i < up->n_msgs_after; i++) {
             j->msgs_after[i] = sim_net_msg_copy(&up->msgs_after[i], NULL);
@@ -1049,7 +1050,7 @@ struct sim_node *sim_node_new(struct sim *s, raft_id id, const struct raft_conf 
     struct sim_node *n = sim_util_calloc(1, sizeof *n);
 
     n->id = id;
-    snprintf(n->address, sizeof n->address, "n%llu", LLU(id));
+    (void)snprintf(n->address, sizeof n->address, "n%llu", LLU(id));
     sim_disk_init(&n->disk, conf);
     n->state = SIM_NODE_DOWN;
     RAFT_ASSERT(id <= SIM_MAX_IDS && s->nodes[id] == NULL);

@@ -50,36 +50,36 @@ static void on_crash(int sig)
     ssize_t rv = write(STDOUT_FILENO, crash_line, strlen(crash_line));
 
     (void)rv;
-    signal(sig, SIG_DFL);
-    raise(sig);
+    (void)signal(sig, SIG_DFL);
+    (void)raise(sig);
 }
 
 static void arm_crash_report(const char *argv0, const struct sim_opts *o, const char *bug)
 {
     struct sigaction sa;
 
-    snprintf(crash_line, sizeof crash_line,
-             "CRASH: died (assertion or fault) during this run\nreproduce: %s --seed %" PRIu64
-             " --nodes %u --time %llu%s%s\n",
-             argv0, o->seed, o->nodes, (unsigned long long)o->time_ms, bug != NULL ? " --bug " : "",
-             bug != NULL ? bug : "");
+    (void)snprintf(crash_line, sizeof crash_line,
+                   "CRASH: died (assertion or fault) during this run\nreproduce: %s --seed %" PRIu64
+                   " --nodes %u --time %llu%s%s\n",
+                   argv0, o->seed, o->nodes, (unsigned long long)o->time_ms,
+                   bug != NULL ? " --bug " : "", bug != NULL ? bug : "");
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
     sigaction(SIGABRT, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGFPE, &sa, NULL);
-    fflush(stdout);
+    (void)fflush(stdout);
 }
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr,
-            "usage: %s --seed S [--nodes N] [--time MS] [--trace] [--bug NAME]\n"
-            "       %s --seeds A:B [--nodes N|mixed] [--time MS]\n"
-            "       %s --bug NAME --find A:B [--nodes N|mixed] [--time MS]   (sim_mut)\n"
-            "       %s --demo\n",
-            argv0, argv0, argv0, argv0);
+    (void)fprintf(stderr,
+                  "usage: %s --seed S [--nodes N] [--time MS] [--trace] [--bug NAME]\n"
+                  "       %s --seeds A:B [--nodes N|mixed] [--time MS]\n"
+                  "       %s --bug NAME --find A:B [--nodes N|mixed] [--time MS]   (sim_mut)\n"
+                  "       %s --demo\n",
+                  argv0, argv0, argv0, argv0);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -121,12 +121,13 @@ static bool parse_bug(struct cli *c, const char *name)
 #ifdef RAFT_MUTATIONS
             return true;
 #else
-            fprintf(stderr, "%s: --bug needs sim_mut (built with RAFT_MUTATIONS)\n", c->argv0);
+            (void)fprintf(stderr, "%s: --bug needs sim_mut (built with RAFT_MUTATIONS)\n",
+                          c->argv0);
             return false;
 #endif
         }
     }
-    fprintf(stderr, "%s: unknown bug '%s'\n", c->argv0, name != NULL ? name : "");
+    (void)fprintf(stderr, "%s: unknown bug '%s'\n", c->argv0, name != NULL ? name : "");
     return false;
 }
 
@@ -183,12 +184,13 @@ static bool parse(struct cli *c, int argc, char **argv)
     c->o.time_ms = DEFAULT_TIME_MS;
     for (i = 1; i < argc; i++) {
         if (!parse_arg(c, argc, argv, &i)) {
-            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i < argc ? i : argc - 1]);
+            (void)fprintf(stderr, "%s: bad argument '%s'\n", argv[0],
+                          argv[i < argc ? i : argc - 1]);
             return false;
         }
     }
     if (c->find && c->bug_name == NULL) {
-        fprintf(stderr, "%s: --find needs --bug NAME\n", argv[0]);
+        (void)fprintf(stderr, "%s: --find needs --bug NAME\n", argv[0]);
         return false;
     }
     return true;
@@ -215,13 +217,13 @@ static int run(const struct sim_opts *o, struct sim *s, char *what, size_t len)
     }
     rc = sim_world_run(s);
     if (rc != 0) {
-        snprintf(what, len, "%s at t=%llu %s", s->check.what, (unsigned long long)s->check.at,
-                 s->check.detail);
+        (void)snprintf(what, len, "%s at t=%llu %s", s->check.what, (unsigned long long)s->check.at,
+                       s->check.detail);
     }
     sim_world_close(s);
     if (sim_util_live() != live) {
-        fprintf(stderr, "sim: seed %" PRIu64 " leaked %ld allocations\n", o->seed,
-                sim_util_live() - live);
+        (void)fprintf(stderr, "sim: seed %" PRIu64 " leaked %ld allocations\n", o->seed,
+                      sim_util_live() - live);
         return 2;
     }
     return rc;
@@ -281,8 +283,8 @@ static int one_seed(const struct cli *c)
         if (rc == 0) {
             print_ok(s);
         } else {
-            snprintf(what, sizeof what, "%s at t=%llu %s", s->check.what,
-                     (unsigned long long)s->check.at, s->check.detail);
+            (void)snprintf(what, sizeof what, "%s at t=%llu %s", s->check.what,
+                           (unsigned long long)s->check.at, s->check.detail);
         }
         sim_world_close(s);
         if (rc != 0) {

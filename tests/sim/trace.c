@@ -18,14 +18,14 @@ bool sim_trace_on(const struct sim_trace *t)
 
 static void record(struct sim_trace *t, const char *line)
 {
-    snprintf(t->ring[t->next], SIM_TRACE_LINE, "%s", line);
+    (void)snprintf(t->ring[t->next], SIM_TRACE_LINE, "%s", line);
     t->next = (t->next + 1) % SIM_TRACE_RING;
     if (t->n < SIM_TRACE_RING) {
         t->n++;
     }
     if (t->mode == SIM_TRACE_PRINT) {
-        fputs(line, stdout);
-        fputc('\n', stdout);
+        (void)fputs(line, stdout);
+        (void)fputc('\n', stdout);
     }
 }
 
@@ -40,7 +40,7 @@ void sim_trace_line(struct sim_trace *t, raft_time now, const char *fmt, ...)
     }
     off = snprintf(line, sizeof line, "t=%llu ", (unsigned long long)now);
     va_start(ap, fmt);
-    vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
+    (void)vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
     va_end(ap);
     record(t, line);
 }
@@ -51,7 +51,7 @@ void sim_trace_dump(const struct sim_trace *t, FILE *f)
     unsigned i;
 
     for (i = 0; i < t->n; i++) {
-        fprintf(f, "  %s\n", t->ring[(first + i) % SIM_TRACE_RING]);
+        (void)fprintf(f, "  %s\n", t->ring[(first + i) % SIM_TRACE_RING]);
     }
 }
 

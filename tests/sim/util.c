@@ -11,7 +11,7 @@
 static void *check(void *p, size_t size)
 {
     if (p == NULL && size > 0) {
-        fprintf(stderr, "sim: out of memory (%zu bytes)\n", size);
+        (void)fprintf(stderr, "sim: out of memory (%zu bytes)\n", size);
         abort();
     }
     return p;

@@ -42,11 +42,12 @@ struct sim_node *sim_world_node(struct sim *s, raft_id id)
     return id >= 1 && id <= SIM_MAX_IDS ? s->nodes[id] : NULL;
 }
 
-const struct sim_snapdata *sim_world_blob(struct sim *s, const struct sim_snapdata *d)
+struct sim_snapdata *sim_world_blob(struct sim *s, const struct sim_snapdata *d)
 {
     struct sim_snapdata *copy = sim_util_malloc(sizeof *copy);
 
     *copy = *d;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     sim_util_reserve((void **)&s->blobs, &s->cap_blobs, s->n_blobs + 1, sizeof *s->blobs);
     s->blobs[s->n_blobs++] = copy;
     return copy;
@@ -149,7 +150,7 @@ int sim_world_init(struct sim *s, const struct sim_opts *o)
 
     memset(s, 0, sizeof *s);
     if (o->nodes < 1 || o->nodes > MAX_NODES) {
-        fprintf(stderr, "sim: --nodes must be 1..%d\n", MAX_NODES);
+        (void)fprintf(stderr, "sim: --nodes must be 1..%d\n", MAX_NODES);
         return -1;
     }
     s->o = *o;
@@ -165,7 +166,7 @@ int sim_world_init(struct sim *s, const struct sim_opts *o)
     for (id = 1; id <= o->nodes; id++) {
         char addr[16];
 
-        snprintf(addr, sizeof addr, "n%llu", LLU(id));
+        (void)snprintf(addr, sizeof addr, "n%llu", LLU(id));
         raft_conf_add(&conf, id, RAFT_VOTER, addr);
     }
     SIM_TRACE(s,

@@ -125,8 +125,9 @@ bool sim_world_chance(struct sim *s, unsigned per_mille);
 /* Queue ev (ownership of ev->msg moves to the queue). */
 void sim_world_push(struct sim *s, const struct sim_event *ev);
 
-/* Keep a copy of a snapshot's data until the end of the run; returns it. */
-const struct sim_snapdata *sim_world_blob(struct sim *s, const struct sim_snapdata *d);
+/* Keep a copy of a snapshot's data until the end of the run; returns it
+ * (owned by the world: the handle messages carry). */
+struct sim_snapdata *sim_world_blob(struct sim *s, const struct sim_snapdata *d);
 
 /* The ready leader of the highest term, if a majority of the voters of its
  * configuration are ready and follow it in that term; else NULL. */
