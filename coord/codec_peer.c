@@ -298,6 +298,15 @@ static int pack_frame(const Coord__Peer__PeerFrame *pb, struct raft_buf *out)
     return 0;
 }
 
+int coord_codec_peer_encode_keepalive(struct raft_buf *out)
+{
+    Coord__Peer__PeerFrame frame;
+
+    coord__peer__peer_frame__init(&frame);
+    SET(&frame, version, COORD_PEER_VERSION);
+    return pack_frame(&frame, out);
+}
+
 int coord_codec_peer_encode_hello(const struct coord_peer_hello *h, struct raft_buf *out)
 {
     Coord__Peer__PeerFrame frame;
@@ -675,8 +684,11 @@ static int frame_from_pb(const Coord__Peer__PeerFrame *pb, struct coord_peer_fra
         /* Any version: the transport refuses a mismatch with a clear reason. */
         return hello_from_pb(pb, f);
     }
-    if (pb->version != COORD_PEER_VERSION || (pb->n_messages == 0 && pb->chunk == NULL)) {
+    if (pb->version != COORD_PEER_VERSION) {
         return RAFT_EPROTO;
+    }
+    if (pb->n_messages == 0 && pb->chunk == NULL) {
+        return 0; /* a keepalive */
     }
     rv = arena_new(pb, &a, &f->arena);
     if (rv != 0) {

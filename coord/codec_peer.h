@@ -45,7 +45,8 @@ struct coord_peer_chunk {
                                  * is not sent); NULL on the others */
 };
 
-/* A decoded frame: either a hello, or messages and/or one chunk. */
+/* A decoded frame: a hello, or messages and/or one chunk, or nothing (a
+ * keepalive: no hello, no messages, no chunk). */
 struct coord_peer_frame {
     uint32_t version; /* the frame's protocol version */
     bool has_hello;
@@ -77,6 +78,10 @@ void coord_codec_peer_frame_free(struct coord_peer_frame *f);
 /* Whether m (borrowed) can be encoded: in a batch, or, when it is a
  * RAFT_MSG_SNAPSHOT, in a last chunk. Returns 0 or RAFT_EINVAL. Any thread. */
 int coord_codec_peer_check(const struct raft_msg *m);
+
+/* Encode a keepalive frame (a PeerFrame with only its version). *out
+ * returns owned (raft_free(out->base)). Any thread. Errors: RAFT_ENOMEM. */
+int coord_codec_peer_encode_keepalive(struct raft_buf *out);
 
 /* Encode a Hello frame. *out returns owned: header and body in one block,
  * release with raft_free(out->base). Any thread.

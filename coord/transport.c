@@ -80,6 +80,7 @@
 #define DEFAULT_BACKOFF_MIN_MS   50u
 #define DEFAULT_BACKOFF_MAX_MS   2000u
 #define DEFAULT_HELLO_TIMEOUT_MS 5000u
+#define DEFAULT_IDLE_TIMEOUT_MS  5000u
 #define DEFAULT_SNAPSHOT_CHUNK   (1u << 20)
 #define DEFAULT_MAX_SNAPSHOT     (64ull << 30)
 #define READ_BUF_LEN             (64u << 10) /* bytes per read */
@@ -187,13 +188,15 @@ struct conn {
     raft_id peer_id;   /* once known; kept for logs after peer is gone */
     uint64_t epoch;    /* the peer's epoch once bound to it (dialed or activated) */
     enum conn_state state;
-    bool dialed;       /* we dialed (peer has the higher id) */
-    bool pending;      /* accepted, counted in t->n_pending */
-    bool resolving;    /* gai in flight: free only after its callback */
-    bool tcp_open;     /* uv_tcp_init() done: close before freeing */
-    bool read_paused;  /* reading stopped while received chunks wait for the disk */
-    bool was_active;   /* reached ACTIVE: its close may owe peer_state(false) */
-    uint64_t deadline; /* uv_now() ms by which the handshake must be done; 0: none */
+    bool dialed;         /* we dialed (peer has the higher id) */
+    bool pending;        /* accepted, counted in t->n_pending */
+    bool resolving;      /* gai in flight: free only after its callback */
+    bool tcp_open;       /* uv_tcp_init() done: close before freeing */
+    bool read_paused;    /* reading stopped while received chunks wait for the disk */
+    bool was_active;     /* reached ACTIVE: its close may owe peer_state(false) */
+    uint64_t deadline;   /* uv_now() ms by which the handshake must be done; 0: none */
+    uint64_t last_read;  /* uv_now() ms of the last bytes read (ACTIVE) */
+    uint64_t last_write; /* uv_now() ms of the last frame queued (ACTIVE) */
     char address[RAFT_ADDR_MAX];
     uv_tcp_t tcp;
     uv_connect_t connect;
@@ -651,6 +654,7 @@ static int conn_write(struct conn *c, struct raft_buf frame, size_t n_msgs, bool
         goto err_after_frame;
     }
     c->inflight += frame.len;
+    c->last_write = uv_now(c->t->loop);
     return 0;
 
 err_after_frame:
@@ -759,6 +763,8 @@ static void activate(struct conn *c, struct peer *p)
 
     c->state = CONN_ACTIVE;
     c->deadline = 0;
+    c->last_read = uv_now(t->loop);
+    c->last_write = c->last_read;
     c->peer = p;
     c->peer_id = p->id;
     c->epoch = p->epoch;
@@ -890,6 +896,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n <= 0 || c->state == CONN_CLOSING) {
         return;
     }
+    c->last_read = uv_now(c->t->loop);
     if (c->peer != NULL) {
         c->peer->stats.bytes_received += (uint64_t)n;
     }
@@ -1113,6 +1120,36 @@ static void peer_dial(struct coord_transport *t, struct peer *p)
 
 #define ACCEPT_RETRY_MS 100u
 
+/* The next time c needs the timer: its handshake deadline, or (ACTIVE)
+ * when it turns idle or owes a keepalive; UINT64_MAX for none. Reading is
+ * not expected while it is paused for the disk. */
+static uint64_t conn_due(const struct conn *c)
+{
+    uint32_t idle = c->t->opts.idle_timeout_ms;
+    uint64_t due = c->last_write + idle / 4;
+
+    if (c->state == CONN_ACTIVE) {
+        return c->read_paused || c->last_read + idle > due ? due : c->last_read + idle;
+    }
+    return c->state != CONN_CLOSING && c->deadline != 0 ? c->deadline : UINT64_MAX;
+}
+
+/* Keepalives and idle connections: a connection cut off without a FIN (a
+ * partition) falls silent, and is closed so that the dialer redials. */
+static void conn_tick(struct conn *c, uint64_t now)
+{
+    struct raft_buf frame;
+
+    if (!c->read_paused && c->last_read + c->t->opts.idle_timeout_ms <= now) {
+        COORD_LOG(INFO, "peer disconnected id=%llu address=%s err=ETIMEDOUT detail=\"idle %ums\"",
+                  (ull)c->peer_id, c->address, c->t->opts.idle_timeout_ms);
+        conn_close(c);
+    } else if (c->last_write + c->t->opts.idle_timeout_ms / 4 <= now &&
+               coord_codec_peer_encode_keepalive(&frame) == 0) {
+        conn_write(c, frame, 0, false); /* a failure is logged, or retried next tick */
+    }
+}
+
 static void on_timer(uv_timer_t *h)
 {
     struct coord_transport *t = h->data;
@@ -1121,7 +1158,12 @@ static void on_timer(uv_timer_t *h)
     size_t i;
 
     for (c = t->conns; c != NULL; c = c->next) {
-        if (c->state != CONN_CLOSING && c->deadline != 0 && c->deadline <= now) {
+        if (conn_due(c) > now) {
+            continue;
+        }
+        if (c->state == CONN_ACTIVE) {
+            conn_tick(c, now);
+        } else {
             conn_fail(c, "handshake refused", "timeout", RAFT_ETIMEDOUT);
         }
     }
@@ -1155,9 +1197,9 @@ static void arm_timer(struct coord_transport *t)
         }
     }
     for (c = t->conns; c != NULL; c = c->next) {
-        if (c->state != CONN_CLOSING && c->deadline != 0 && c->deadline < next) {
-            next = c->deadline;
-        }
+        uint64_t due = conn_due(c);
+
+        next = due < next ? due : next;
     }
     if (next == UINT64_MAX) {
         uv_timer_stop(&t->timer);
@@ -1397,6 +1439,7 @@ static void rx_pop(struct snap_rx *rx)
     raft_free(q);
     if (rx->c != NULL && rx->c->read_paused && rx->n_queued < RX_QUEUE_MAX) {
         rx->c->read_paused = false;
+        rx->c->last_read = uv_now(rx->t->loop); /* silence while paused was ours */
         /* Fails only on a connection already closing, which ends rx anyway. */
         (void)uv_read_start((uv_stream_t *)&rx->c->tcp, on_alloc, on_read);
     }
@@ -1665,6 +1708,7 @@ void coord_transport_opts_default(struct coord_transport_opts *opts)
     opts->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
     opts->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
     opts->hello_timeout_ms = DEFAULT_HELLO_TIMEOUT_MS;
+    opts->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
     opts->snapshot_chunk = DEFAULT_SNAPSHOT_CHUNK;
     opts->max_snapshot = DEFAULT_MAX_SNAPSHOT;
 }
@@ -1683,7 +1727,8 @@ static int check_opts(const struct coord_transport_opts *o, const struct coord_t
         return RAFT_EINVAL;
     }
     if (o->max_frame > COORD_TRANSPORT_MAX_FRAME || o->max_queue == 0 || o->backoff_min_ms == 0 ||
-        o->backoff_max_ms < o->backoff_min_ms || o->hello_timeout_ms == 0 || o->max_snapshot == 0) {
+        o->backoff_max_ms < o->backoff_min_ms || o->hello_timeout_ms == 0 ||
+        o->idle_timeout_ms < 4 || o->max_snapshot == 0) {
         return RAFT_EINVAL;
     }
     if (o->snapshot_chunk == 0 || o->snapshot_chunk > COORD_PEER_MAX_CHUNK ||

@@ -36,6 +36,9 @@ struct coord_transport_opts {
     uint32_t backoff_min_ms;    /* first redial delay; default 50 */
     uint32_t backoff_max_ms;    /* the delay doubles up to this; default 2000 */
     uint32_t hello_timeout_ms;  /* dial or accept to handshake done; default 5000 */
+    uint32_t idle_timeout_ms;   /* an established connection that reads nothing for
+                                 * this long is closed and redialed; a quiet one sends
+                                 * a keepalive every quarter of it; default 5000 */
     size_t snapshot_chunk;      /* bytes per snapshot chunk; default 1 MiB, at most
                                  * COORD_PEER_MAX_CHUNK and below max_frame */
     uint64_t max_snapshot;      /* bytes of a received snapshot; default 64 GiB */

@@ -92,6 +92,7 @@ struct fx {
     int n_server_accepted;
     char log[LOG_LINES][256];
     size_t n_log;
+    uint32_t idle_ms; /* idle_timeout_ms of the nodes started from now on; 0: default */
 };
 
 #define RUN_UNTIL(f, cond)                                                                         \
@@ -325,6 +326,9 @@ static void node_opts(struct fx *f, size_t i, raft_id id, struct coord_transport
     o->listen_address = "127.0.0.1:0";
     o->snapshot_dir = n->dir;
     o->seed = id;
+    if (f->idle_ms != 0) {
+        o->idle_timeout_ms = f->idle_ms;
+    }
 }
 
 static void node_start(struct fx *f, size_t i, const struct coord_transport_opts *o)
@@ -1027,6 +1031,43 @@ static void test_transport_newer_duplicate_replaces_the_older(void **state)
     exchange_still_works(f, 0);
 }
 
+static void test_transport_quiet_connections_stay_up_on_keepalives(void **state)
+{
+    struct fx *f = *state;
+    struct node *a = &f->nodes[0];
+    struct node *b = &f->nodes[1];
+    uint64_t sent_a;
+    uint64_t sent_b;
+
+    f->idle_ms = 40;
+    start_pair(f);
+    sent_a = peer_stats(a, 2).bytes_sent;
+    sent_b = peer_stats(b, 1).bytes_sent;
+    /* Ten keepalives (11 bytes each) each way: several idle timeouts
+     * without a message. */
+    RUN_UNTIL(f, peer_stats(a, 2).bytes_sent >= sent_a + 110 &&
+                     peer_stats(b, 1).bytes_sent >= sent_b + 110);
+    assert_int_equal(a->n_down[2], 0);
+    assert_int_equal(b->n_down[1], 0);
+    assert_int_equal(peer_stats(a, 2).msgs_sent, 0);
+    exchange_still_works(f, 0);
+}
+
+static void test_transport_silent_established_peer_is_closed(void **state)
+{
+    struct fx *f = *state;
+    struct node *b = &f->nodes[1];
+    struct raw *r;
+
+    f->idle_ms = 40;
+    start_pair_with_raw_peer(f, 1u << 20, 64u << 20);
+    r = raw_peer(f); /* handshakes as node 3, then never says a thing */
+    RUN_UNTIL(f, r->eof && !b->up[3]);
+    assert_true(r->n_read > 11); /* it was sent keepalives meanwhile */
+    assert_int_equal(log_count(f, "peer disconnected id=3", "idle 40ms"), 1);
+    exchange_still_works(f, 0); /* the real peers keep each other alive */
+}
+
 static void test_transport_silent_peers_time_out(void **state)
 {
     struct fx *f = *state;
@@ -1233,8 +1274,8 @@ static void test_transport_snapshot_from_a_peer_that_leaves_is_deleted(void **st
     write_file(path, 16u << 20, 8);
     snapshot_msg(&m, &meta, 1, 2, 80);
     assert_int_equal(coord_transport_send_snapshot(a->t, &m, path), 0);
-    RUN_UNTIL(f, peer_stats(b, 1).chunks_received >= 2);
-    assert_int_equal(dir_count(b->dir), 1); /* the partial file */
+    /* The partial file exists once its (asynchronous) open completed. */
+    RUN_UNTIL(f, peer_stats(b, 1).chunks_received >= 2 && dir_count(b->dir) == 1);
     node_close(a); /* the sender goes away mid-stream: no callback after close */
     RUN_UNTIL(f, a->t == NULL && !b->up[1] && dir_count(b->dir) == 0);
     assert_int_equal(a->n_snap_sent, 0);
@@ -1397,6 +1438,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transport_bad_bytes_close_only_their_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transport_newer_duplicate_replaces_the_older, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_transport_quiet_connections_stay_up_on_keepalives,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transport_silent_established_peer_is_closed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transport_silent_peers_time_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_slow_reader_hits_the_queue_bound, setup,
