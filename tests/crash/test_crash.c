@@ -432,7 +432,8 @@ static void window_free(struct window *w)
 
 /* What the child reported, read the way the durability contract does:
  * entries up to the last reported index stay, except those an op begun
- * since may have truncated (coord_log_truncate() is durable on return). */
+ * since may have truncated (coord_log_truncate() is durable on return) or
+ * dropped with the log for a snapshot (coord_log_install_snapshot()). */
 static raft_index reported_must(const struct script *s, const struct heard *h,
                                 const struct window *w)
 {
@@ -446,6 +447,9 @@ static raft_index reported_must(const struct script *s, const struct heard *h,
     for (i = h->durable_op; i < w->hi_ops; i++) {
         if (s->ops[i].type == SCRIPT_TRUNCATE && s->ops[i].index - 1 < must) {
             must = s->ops[i].index - 1;
+        }
+        if (s->ops[i].type == SCRIPT_INSTALL && s->ops[i].meta.index < must) {
+            must = s->ops[i].meta.index; /* the rest went with the log it dropped */
         }
     }
     return must;
