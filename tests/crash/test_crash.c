@@ -366,6 +366,7 @@ static void fork_child(struct fixture *f,
     if (pid == 0) {
         close(fds[0]);
         c.fd = fds[1];
+        coord_log_set_sink(NULL, NULL); /* a child's errors go to stderr as they are */
         alarm(CHILD_ALARM_S);
         body(f, cc, &c);
         _exit(CHILD_EXIT_FAILED);
