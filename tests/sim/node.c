@@ -813,6 +813,7 @@ void sim_node_start(struct sim *s, struct sim_node *n)
     n->paused = false;
     n->role = RAFT_FOLLOWER;
     n->term = n->disk.term;
+    n->vote = n->disk.vote;
     n->leader = 0;
     n->commit = 0;
     n->job_done_at = s->now;
