@@ -508,9 +508,16 @@ void raft_handle_append_resp(struct raft *r, const struct raft_msg *m)
     }
     if (m->index > pr->match) {
         pr->match = m->index;
+    } else if (pr->state != PR_PROBE || m->index + 1 < pr->next) {
+        /* A duplicate or reordered acknowledgement that adds nothing: do not
+         * restart the send window on it (that multiplied traffic). */
+        return;
     }
     in_free_to(r, pr, m->index);
-    if (pr->state == PR_PROBE || (pr->state == PR_SNAPSHOT && pr->match >= pr->pending_snapshot)) {
+    /* A probe is answered when the reply covers its prev index (next - 1);
+     * an older reply only raises match. */
+    if ((pr->state == PR_PROBE && m->index + 1 >= pr->next) ||
+        (pr->state == PR_SNAPSHOT && pr->match >= pr->pending_snapshot)) {
         pr->state = PR_REPLICATE;
         pr->probe_sent = false;
         pr->next = pr->match + 1;
