@@ -389,6 +389,39 @@ static void test_raft_stray_candidate_cannot_depose_leader(void **state)
     assert_int_equal(raft_term_get(R(1)), 1);
 }
 
+static void test_raft_stale_ack_does_not_resend_window(void **state)
+{
+    struct raft_msg m = {.type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1};
+    struct raft_event ev = {.type = RAFT_EV_RECEIVE};
+    unsigned k;
+
+    (void)state;
+    fx_elect(&F, 1);
+    F.cut[1][2] = true;
+    for (k = 0; k < 5; k++) {
+        assert_int_equal(fx_submit(&F, 1, "v"), 0);
+    }
+    fx_deliver_all(&F);
+    /* Node 2 rejects the gap: the leader probes it (probe lost). */
+    m.reject = true;
+    m.index = 6;
+    m.hint_index = 1;
+    m.hint_term = 1;
+    ev.receive.msg = &m;
+    assert_int_equal(fx_step(&F, 1, &ev), 0);
+    fx_deliver_all(&F);
+    /* A duplicated acknowledgement older than the probe arrives late: it
+     * must not restart a whole window of appends. */
+    memset(&m, 0, sizeof m);
+    m.type = RAFT_MSG_APPEND_RESP;
+    m.from = 2;
+    m.to = 1;
+    m.term = 1;
+    m.index = 0;
+    assert_int_equal(fx_step(&F, 1, &ev), 0);
+    assert_int_equal(queued_of_type(RAFT_MSG_APPEND), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +448,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raft_submit_out_of_memory_sweep, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_raft_reads_share_a_heartbeat_round, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_raft_stray_candidate_cannot_depose_leader, setup3,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_raft_stale_ack_does_not_resend_window, setup3,
                                         teardown),
     };
 
