@@ -18,13 +18,17 @@
  *             its own Hello; the dialer checks the answer)            v
  *                                                                  ACTIVE
  *   any state --conn_close(): EOF, error, bad frame, refused Hello,    |
- *               handshake timeout (on_timer), peer removed,           |
- *               replaced by a newer connection, transport closing --> CLOSING
+ *               handshake timeout (on_timer), silence for             |
+ *               idle_timeout_ms (conn_tick), peer removed, replaced   |
+ *               by a newer connection, transport closing ----------> CLOSING
  *   CLOSING --on_conn_closed(): pending writes cancelled, snapshot
  *               streams ended, peer_state(false), redial scheduled --> freed
  *
  * A dialer's peer: connected (conn ACTIVE) -> conn closed -> redial_at set
  * (backoff, doubling, jittered) -> on_timer() -> peer_dial() -> ...
+ *
+ * ACTIVE connections that wrote nothing for idle_timeout_ms / 4 send a
+ * keepalive (conn_tick()), so silence means a dead path, not a quiet pair.
  *
  * Sending: coord_transport_send() encodes into the connection's batch at
  * once; the prepare and check handles (armed by the first send of an
