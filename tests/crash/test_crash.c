@@ -46,6 +46,7 @@
 #include "raft/base/rand.h"
 #include "tests/crash/faultfs.h"
 #include "tests/crash/script.h"
+#include "tests/lib/fsutil.h"
 
 #define SEEDS_DEFAULT     3           /* seeds run without COORD_TEST_SEED */
 #define SEED_BASE         20240611u   /* the first of them */
@@ -78,34 +79,6 @@ static void join(char *out, const char *dir, const char *name)
     int n = snprintf(out, PATH_LEN, "%s/%s", dir, name);
 
     assert_true(n > 0 && (size_t)n < PATH_LEN);
-}
-
-/* Recursive, as test helpers may be: the depth is that of our own dirs. */
-static void rm_rf(const char *path) /* NOLINT(misc-no-recursion) */
-{
-    char child[PATH_LEN];
-    struct dirent *e;
-    struct stat st;
-    DIR *d;
-
-    if (lstat(path, &st) != 0) {
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        assert_int_equal(unlink(path), 0);
-        return;
-    }
-    d = opendir(path);
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-            continue;
-        }
-        join(child, path, e->d_name);
-        rm_rf(child);
-    }
-    closedir(d);
-    assert_int_equal(rmdir(path), 0);
 }
 
 /* ---- the log's lines ------------------------------------------------------------------------- */
@@ -194,7 +167,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     long live = f->live;
 
-    rm_rf(f->root);
+    fsutil_rm_rf(f->root);
     refs_free(f);
     script_free(&f->script);
     free(f->jobs);
@@ -207,7 +180,7 @@ static int teardown(void **state)
 /* A fresh, empty directory for the next child. */
 static void fresh_case(struct fixture *f)
 {
-    rm_rf(f->case_dir);
+    fsutil_rm_rf(f->case_dir);
     assert_int_equal(mkdir(f->case_dir, 0755), 0);
 }
 
@@ -793,7 +766,7 @@ static const struct ref *reference(struct fixture *f, const struct script_model 
         }
     }
     assert_true(f->n_refs < REFS_MAX);
-    rm_rf(f->ref_dir);
+    fsutil_rm_rf(f->ref_dir);
     assert_int_equal(coord_fsm_open(f->ref_dir, &f->fsm_opts, &fsm), 0);
     rv = script_apply(&f->script, m, fsm, 1, commit);
     if (rv == 0) {
@@ -801,7 +774,7 @@ static const struct ref *reference(struct fixture *f, const struct script_model 
     } else {
         coord_fsm_close(fsm);
     }
-    rm_rf(f->ref_dir);
+    fsutil_rm_rf(f->ref_dir);
     if (rv != 0) {
         free(d.base);
         (void)failf(why, "the reference state machine up to %" PRIu64 " failed: %s", commit,

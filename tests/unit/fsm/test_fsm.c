@@ -16,9 +16,9 @@
 #include "coord/codec_cmd.h"
 #include "coord/fsm.h"
 #include "coord/storage/kvstore.h"
-#include "fsutil.h"
 #include "raft/base/alloc.h"
 #include "raft/base/rand.h"
+#include "tests/lib/fsutil.h"
 
 #define SWEEP_MAX 5000           /* bound on out-of-memory sweeps */
 #define TINY_MAP  (256u * 1024u) /* bytes */

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 
 #include "coord/storage/kvstore.h"
-#include "fsutil.h"
 #include "raft/base/alloc.h"
+#include "tests/lib/fsutil.h"
 
 #define TINY_MAP (256u * 1024u) /* bytes: a map that fills quickly */
 

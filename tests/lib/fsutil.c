@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fsutil: temporary directories and store dumps for the fsm unit tests. */
-#include "fsutil.h"
+#include "tests/lib/fsutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 
 char *fsutil_mkdtemp(void)
 {
-    char *dir = strdup("/tmp/coord-fsm-XXXXXX");
+    char *dir = strdup("/tmp/coord-test-XXXXXX");
 
     assert_non_null(dir);
     assert_non_null(mkdtemp(dir));

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* fsutil: temporary directories and store dumps for the fsm unit tests. */
-#ifndef TESTS_UNIT_FSM_FSUTIL_H
-#define TESTS_UNIT_FSM_FSUTIL_H
+/* fsutil: temporary directories and store dumps shared by the storage and state-machine tests. */
+#ifndef TESTS_LIB_FSUTIL_H
+#define TESTS_LIB_FSUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Create a fresh directory /tmp/coord-fsm-XXXXXX; returns owned (free()). */
+/* Create a fresh directory /tmp/coord-test-XXXXXX; returns owned (free()). */
 char *fsutil_mkdtemp(void);
 
 /* path joined with name; returns owned (free()). */
@@ -28,4 +28,4 @@ uint8_t *fsutil_dump(const char *dir, size_t *len);
  * dir, which must be closed. */
 size_t fsutil_count(const char *dir, int db);
 
-#endif /* TESTS_UNIT_FSM_FSUTIL_H */
+#endif /* TESTS_LIB_FSUTIL_H */
