@@ -1238,20 +1238,29 @@ static void test_transport_snapshot_of_a_missing_file_fails(void **state)
     exchange_still_works(f, 0); /* the connection is fine */
 }
 
-static void test_transport_snapshot_to_a_peer_that_leaves_fails(void **state)
+/* Start a chunked pair and stream a 16 MiB snapshot (file contents from
+ * fill, snapshot index) from node 0 to node 1; the tests then cut it short. */
+static void start_big_snapshot(struct fx *f, uint64_t fill, raft_index index)
 {
-    struct fx *f = *state;
     struct node *a = &f->nodes[0];
-    struct node *b = &f->nodes[1];
     struct raft_msg m;
     struct raft_snapshot_meta meta;
     char path[128];
 
     start_pair_chunked(f, 512u << 10);
     (void)snprintf(path, sizeof path, "%s/big.snap", f->root);
-    write_file(path, 16u << 20, 7);
-    snapshot_msg(&m, &meta, 1, 2, 70);
+    write_file(path, 16u << 20, fill);
+    snapshot_msg(&m, &meta, 1, 2, index);
     assert_int_equal(coord_transport_send_snapshot(a->t, &m, path), 0);
+}
+
+static void test_transport_snapshot_to_a_peer_that_leaves_fails(void **state)
+{
+    struct fx *f = *state;
+    struct node *a = &f->nodes[0];
+    struct node *b = &f->nodes[1];
+
+    start_big_snapshot(f, 7, 70);
     RUN_UNTIL(f, peer_stats(b, 1).chunks_received >= 2);
     node_close(b); /* the receiver goes away mid-stream */
     RUN_UNTIL(f, b->t == NULL && a->n_snap_sent == 1);
@@ -1265,15 +1274,8 @@ static void test_transport_snapshot_from_a_peer_that_leaves_is_deleted(void **st
     struct fx *f = *state;
     struct node *a = &f->nodes[0];
     struct node *b = &f->nodes[1];
-    struct raft_msg m;
-    struct raft_snapshot_meta meta;
-    char path[128];
 
-    start_pair_chunked(f, 512u << 10);
-    (void)snprintf(path, sizeof path, "%s/big.snap", f->root);
-    write_file(path, 16u << 20, 8);
-    snapshot_msg(&m, &meta, 1, 2, 80);
-    assert_int_equal(coord_transport_send_snapshot(a->t, &m, path), 0);
+    start_big_snapshot(f, 8, 80);
     /* The partial file exists once its (asynchronous) open completed. */
     RUN_UNTIL(f, peer_stats(b, 1).chunks_received >= 2 && dir_count(b->dir) == 1);
     node_close(a); /* the sender goes away mid-stream: no callback after close */
