@@ -29,7 +29,8 @@ static const struct setting settings[] = {
     {"peer_addr", T_ADDR, OFF(peer_addr), 0, 0, "host:port for Raft peer traffic (required)"},
     {"client_addr", T_ADDR, OFF(client_addr), 0, 0, "host:port for clients (required)"},
     {"initial_members", T_MEMBERS, OFF(members), 0, 0,
-     "ID=HOST:PORT,... the voters that bootstrap a new cluster (peer addresses); "
+     "ID=PEER_HOST:PORT[/CLIENT_HOST:PORT],... the voters that bootstrap a new cluster, "
+     "with their peer and (optionally) client addresses; "
      "empty: join an existing cluster as a learner added by an operator"},
     {"cluster_id", T_U64, OFF(cluster_id), 0, UINT64_MAX,
      "cluster id checked by peers; 0 derives it from initial_members"},
@@ -135,7 +136,8 @@ static int parse_u64(const char *v, uint64_t *out)
     return errno != 0 || *end != '\0' ? RAFT_EINVAL : 0;
 }
 
-/* "1=h:p,2=h:p" into members. */
+/* "1=h:p[/h:p],2=h:p[/h:p]" (peer address, then optionally the client
+ * address after a '/') into members. */
 static int parse_members(struct coord_config *cfg, const char *v, char *err, size_t err_len)
 {
     const char *p = v;
@@ -145,9 +147,10 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         const char *comma = strchr(p, ',');
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         struct coord_config_member *m = &cfg->members[cfg->n_members];
-        char item[RAFT_ADDR_MAX + 32];
+        char item[2 * RAFT_ADDR_MAX + 32];
         char host[RAFT_ADDR_MAX];
         char *eq;
+        char *slash;
         int port;
         uint32_t i;
 
@@ -158,12 +161,24 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         item[len] = '\0';
         eq = strchr(item, '=');
         if (eq == NULL) {
-            return fail(err, err_len, "initial_members: '%s' is not ID=HOST:PORT", item);
+            return fail(err, err_len, "initial_members: '%s' is not ID=HOST:PORT[/HOST:PORT]", item);
         }
         *eq = '\0';
+        slash = strchr(eq + 1, '/');
+        m->client_addr[0] = '\0';
+        if (slash != NULL) {
+            *slash = '\0';
+            if (strlen(slash + 1) >= sizeof m->client_addr ||
+                coord_config_split_addr(slash + 1, host, sizeof host, &port) != 0) {
+                return fail(err, err_len, "initial_members: client address '%s' of id %s is not HOST:PORT",
+                            slash + 1, item);
+            }
+            strcpy(m->client_addr, slash + 1);
+        }
         if (parse_u64(item, &m->id) != 0 || m->id == 0 || strlen(eq + 1) >= sizeof m->peer_addr ||
             coord_config_split_addr(eq + 1, host, sizeof host, &port) != 0) {
-            return fail(err, err_len, "initial_members: '%s=%s' is not ID=HOST:PORT", item, eq + 1);
+            return fail(err, err_len, "initial_members: '%s=%s' is not ID=HOST:PORT[/HOST:PORT]",
+                        item, eq + 1);
         }
         for (i = 0; i < cfg->n_members; i++) {
             if (cfg->members[i].id == m->id) {

@@ -17,10 +17,11 @@
 
 #define COORD_CONFIG_STR_MAX 256 /* bytes of a string setting, NUL included */
 
-/* One initial member: Raft id and peer address. */
+/* One initial member: Raft id, peer address and (optional) client address. */
 struct coord_config_member {
     uint64_t id;
     char peer_addr[RAFT_ADDR_MAX];
+    char client_addr[RAFT_ADDR_MAX]; /* "" when not given */
 };
 
 struct coord_config {

@@ -56,7 +56,7 @@ enum raft_server_role {
     RAFT_LEARNER = 2, /* receives the log, does not vote or count */
 };
 
-#define RAFT_ADDR_MAX    64 /* bytes of an address, NUL included */
+#define RAFT_ADDR_MAX    128 /* bytes of an address, NUL included */
 #define RAFT_MAX_SERVERS 16 /* voters and learners together */
 
 struct raft_server {
