@@ -750,7 +750,10 @@ static const char *hello_refusal(const struct conn *c, const struct coord_peer_f
         (void)snprintf(why, cap, "addressed_to id=%llu", (ull)h->to_id);
     } else if (c->dialed && h->node_id != c->peer_id) {
         (void)snprintf(why, cap, "unexpected_id theirs=%llu", (ull)h->node_id);
-    } else if (!c->dialed && find_peer(t, h->node_id) == NULL) {
+    } else if (h->node_id == t->opts.id) {
+        return "same_id";
+    } else if (!c->dialed && find_peer(t, h->node_id) == NULL &&
+               (!t->opts.accept_unknown || t->n_peers == RAFT_MAX_SERVERS)) {
         return "unknown_id";
     } else if (!c->dialed && h->node_id > t->opts.id) {
         return "wrong_direction"; /* the lower id dials */
@@ -791,6 +794,33 @@ static void activate(struct conn *c, struct peer *p)
     }
 }
 
+/* A peer not in the address book dialed us and opts.accept_unknown is set:
+ * it joins the book (kept sorted, invariant 7) with no address. Its id is
+ * below ours (hello_refusal()), so it is never dialed, only accepted. */
+static struct peer *adopt_peer(struct coord_transport *t, raft_id id)
+{
+    struct peer *p = raft_calloc(1, sizeof *p);
+    size_t i;
+
+    if (p == NULL) {
+        return NULL;
+    }
+    RAFT_ASSERT(t->n_peers < RAFT_MAX_SERVERS && id < t->opts.id);
+    p->id = id;
+    p->epoch = ++t->epochs;
+    p->stats.id = id;
+    p->backoff_ms = t->opts.backoff_min_ms;
+    i = t->n_peers;
+    while (i > 0 && t->peers[i - 1]->id > id) {
+        t->peers[i] = t->peers[i - 1];
+        i--;
+    }
+    t->peers[i] = p;
+    t->n_peers++;
+    COORD_LOG(INFO, "peer adopted id=%llu (not yet in the configuration)", (ull)id);
+    return p;
+}
+
 static void on_hello(struct conn *c, const struct coord_peer_frame *f)
 {
     struct coord_transport *t = c->t;
@@ -811,6 +841,13 @@ static void on_hello(struct conn *c, const struct coord_peer_frame *f)
         return;
     }
     p = find_peer(t, f->hello.node_id);
+    if (p == NULL) {
+        p = adopt_peer(t, f->hello.node_id);
+        if (p == NULL) {
+            conn_close(c);
+            return;
+        }
+    }
     if (p->conn != NULL) {
         /* The dialer keeps one connection and dials only without one, so the
          * older connection is dead on its side: keeping it would stall the

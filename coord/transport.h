@@ -43,6 +43,10 @@ struct coord_transport_opts {
                                  * COORD_PEER_MAX_CHUNK and below max_frame */
     uint64_t max_snapshot;      /* bytes of a received snapshot; default 64 GiB */
     uint64_t seed;              /* PRNG seed for the backoff jitter */
+    bool accept_unknown;        /* accept a handshake from an id not in the address
+                                 * book (it joins the book without an address, so
+                                 * it is never dialed): a node waiting to be added
+                                 * knows nobody until the leader reaches it */
 };
 
 /* One message arrived. m and everything it points to returns view: valid

@@ -966,6 +966,38 @@ static void exchange_still_works(struct fx *f, uint64_t ctx)
     RUN_UNTIL(f, count_from(x, y->id) > a && count_from(y, x->id) > b);
 }
 
+/* A node waiting to be added (accept_unknown) takes the leader's dial
+ * although it knows nobody, answers over that connection, and keeps the
+ * peer once its configuration names it. */
+static void test_transport_accept_unknown_adopts_the_dialer(void **state)
+{
+    struct fx *f = *state;
+    struct node *a = &f->nodes[0];
+    struct node *b = &f->nodes[1];
+    struct coord_transport_opts o;
+    struct raft_conf conf;
+
+    node_opts(f, 0, 1, &o);
+    node_start(f, 0, &o);
+    node_opts(f, 1, 6, &o);
+    o.accept_unknown = true;
+    node_start(f, 1, &o);
+    memset(&conf, 0, sizeof conf);
+    conf_add(&conf, 1, a->port);
+    conf_add(&conf, 6, b->port);
+    assert_int_equal(coord_transport_set_peers(a->t, &conf), 0);
+    RUN_UNTIL(f, b->up[1] && a->up[6]);
+    assert_int_equal(node_stats(b).n_peers, 1);
+    assert_int_equal(send_heartbeat(a, 6, 7), 0);
+    assert_int_equal(send_heartbeat(b, 1, 8), 0);
+    RUN_UNTIL(f, count_from(b, 1) == 1 && count_from(a, 6) == 1);
+    /* Learning the configuration keeps the connection. */
+    assert_int_equal(coord_transport_set_peers(b->t, &conf), 0);
+    assert_int_equal(send_heartbeat(b, 1, 9), 0);
+    RUN_UNTIL(f, count_from(a, 6) == 2);
+    assert_int_equal(peer_stats(b, 1).connects, 1);
+}
+
 static void test_transport_bad_bytes_close_only_their_connection(void **state)
 {
     struct fx *f = *state;
@@ -1436,6 +1468,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transport_dials_host_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_refuses_another_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_refuses_unknown_ids_and_bad_hellos, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_transport_accept_unknown_adopts_the_dialer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transport_bad_bytes_close_only_their_connection, setup,
                                         teardown),
