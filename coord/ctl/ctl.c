@@ -185,6 +185,26 @@ static int help(const char *const *pos, size_t n_pos)
     return CTL_EXIT_OK;
 }
 
+/* A group named without a known command after it: one line naming them. */
+static int group_usage(const char *group, const char *word)
+{
+    char names[128] = "";
+    size_t i;
+
+    for (i = 0; i < N_CMDS; i++) {
+        if (cmds[i].group != NULL && strcmp(cmds[i].group, group) == 0) {
+            size_t used = strlen(names);
+
+            snprintf(names + used, sizeof(names) - used, "%s%s", used > 0 ? ", " : "",
+                     cmds[i].name);
+        }
+    }
+    if (word != NULL) {
+        return ctl_usage("%s: unknown command '%s'; it is one of %s", group, word, names);
+    }
+    return ctl_usage("%s: which command? one of %s (try coordctl %s --help)", group, names, group);
+}
+
 /* Fill ctx from the global flags and the environment. */
 static int make_ctx(const struct ctl_args *args, struct ctl_ctx *ctx)
 {
@@ -252,8 +272,7 @@ int main(int argc, char **argv)
     c = find_cmd(args.pos, args.n_pos, &used);
     if (c == NULL) {
         if (is_group(args.pos[0])) {
-            print_list(stderr, args.pos[0]);
-            return CTL_EXIT_USAGE;
+            return group_usage(args.pos[0], args.n_pos > 1 ? args.pos[1] : NULL);
         }
         return ctl_usage("unknown command '%s' (try coordctl --help)", args.pos[0]);
     }
