@@ -112,7 +112,8 @@ void coord_client_opts_default(struct coord_client_opts *opts);
 /* Create a client on loop (borrowed until the close callback). It connects
  * lazily, on the first request. *out returns owned: coord_client_close().
  * Errors: RAFT_EINVAL (no endpoint, an endpoint not host:port, more than
- * COORD_CLIENT_MAX_ENDPOINTS), RAFT_ENOMEM. Loop thread. */
+ * COORD_CLIENT_MAX_ENDPOINTS, opts.first not below the number of endpoints),
+ * RAFT_ENOMEM. Loop thread. */
 int coord_client_new(uv_loop_t *loop, const struct coord_client_opts *opts,
                      struct coord_client **out);
 
