@@ -92,6 +92,14 @@ int coord_node_new(uv_loop_t *loop, const struct coord_config *cfg, struct coord
  * thread; once only. */
 void coord_node_close(struct coord_node *n, coord_node_close_cb cb, void *arg);
 
+/* Called once when the node stops itself because its storage failed (a log
+ * write or fsync error, out of memory for a log job): err says why. The
+ * node answers nothing more; the owner closes it and exits non-zero. */
+typedef void (*coord_node_fatal_cb)(void *arg, int err);
+
+/* Set the fatal callback (NULL: none). Loop thread. */
+void coord_node_on_fatal(struct coord_node *n, coord_node_fatal_cb cb, void *arg);
+
 /* Leader: append cmd (a coord_cmd_encode()d command, borrowed: copied) to the
  * log; cb runs once the entry is applied here (status 0, result in
  * res->cmd), or when it is known lost (RAFT_EDROPPED: another leader
