@@ -23,7 +23,8 @@
  *
  *   dial() --> RESOLVING --on_resolved()--> CONNECTING --on_connect()--> OPEN
  *   any state --conn_fail(): refused, lost, connect timeout, bad frame-------> CLOSING
- *   OPEN --redirect() / rotate(): no longer c->conn--> OPEN + draining
+ *   OPEN --redirect(), or ESHUTDOWN (retry_refused()): no longer c->conn
+ *          --> OPEN + draining
  *   draining --last answer or timeout (unsend())--> CLOSING
  *   CLOSING --on_conn_closed()--> freed
  *
@@ -41,6 +42,15 @@
  * is also in deadline order and one timer, armed for the earliest of the
  * head's deadline, the current dial's connect deadline and c->hold_until,
  * covers them all.
+ *
+ * Failures: a lost connection sends its reads (and writes not yet written)
+ * again elsewhere, at most MAX_TRIES times each, and fails its written writes
+ * with RAFT_ENOCONN; a frame too large, malformed bytes or memory running out
+ * fail every request on the connection with that error instead (fatal_err()),
+ * since a retry would likely meet it again. RAFT_ENOTLEADER, ELEADERLESS and
+ * ESHUTDOWN answers are sent again (not with opts.pin): to the leader's
+ * address when the answer names one, else after a pause (c->hold_until,
+ * growing with the request's tries) or at the next endpoint.
  *
  * Memory: requests, writes and answer memory are recycled (free lists, one
  * arena reset after each callback), so steady traffic allocates nothing.
@@ -447,15 +457,23 @@ static void unsend(struct req *r)
     }
 }
 
-/* Take r out of every list; it is no longer counted. */
+/* Take r out of every list; it is no longer counted. The last request out
+ * stops the timer (unless a dial waits for its deadline), so that an idle
+ * client leaves nothing active on the loop. */
 static void detach(struct req *r)
 {
+    struct coord_client *c = r->c;
+
     if (r->conn != NULL) {
         unsend(r);
     } else {
-        q_remove(r->c, r);
+        q_remove(c, r);
     }
-    all_remove(r->c, r);
+    all_remove(c, r);
+    if (c->n_reqs == 0 && c->timer_due != 0 && (c->conn == NULL || c->conn->state == CONN_OPEN)) {
+        uv_timer_stop(&c->timer);
+        c->timer_due = 0;
+    }
 }
 
 /* Put r, taken off its connection, back in the queue. */
@@ -713,12 +731,20 @@ static struct conn *conn_new(struct coord_client *c, uint32_t endpoint)
     return conn;
 }
 
+/* Failures of a connection that its requests report as they are, not
+ * retried: the same answer would break the next connection too, or memory
+ * is short. */
+static bool fatal_err(int err)
+{
+    return err == RAFT_ETOOBIG || err == RAFT_EPROTO || err == RAFT_ENOMEM;
+}
+
 /* Take every request off conn (now CLOSING) after it failed with err:
  * retry-safe ones go back to the queue, the others into lost. */
 static void take_sent(struct conn *conn, int err, struct req_list *lost)
 {
     struct coord_client *c = conn->c;
-    bool protocol = err == RAFT_ETOOBIG || err == RAFT_EPROTO;
+    bool protocol = fatal_err(err);
     struct req *r = c->all_head;
 
     while (r != NULL && conn->n_sent > 0) {
@@ -761,14 +787,19 @@ static void conn_fail(struct conn *conn, int err, const char *detail)
     }
     take_sent(conn, err, &lost);
     if (!was_open && c->n_dial_fail >= (c->opts.pin ? 1 : c->n_endpoints)) {
+        struct req *r;
+
         c->n_dial_fail = 0;
         take_queued(c, &unreachable);
+        for (r = unreachable.head; r != NULL; r = r->qnext) {
+            r->endpoint = conn->endpoint; /* the last one tried */
+        }
     }
     if (c->q_head != NULL) {
         arm_flush(c);
     }
     RAFT_DASSERT(check(c));
-    if (err == RAFT_ETOOBIG || err == RAFT_EPROTO) {
+    if (fatal_err(err)) {
         (void)snprintf(msg, sizeof msg, "%s", c->last_err);
         fail_list(&lost, err, msg);
     } else {

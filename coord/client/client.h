@@ -82,10 +82,10 @@ struct coord_result {
     uint64_t applied_index;
     const struct coord_client_kv *kvs; /* get/range: found keys; put/del with prev_kv */
     size_t n_kvs;
-    bool more;        /* range cut short by its limit */
-    uint64_t deleted; /* del: keys deleted */
+    bool more;                                     /* range cut short by its limit */
+    uint64_t deleted;                              /* del: keys deleted */
     const struct coord_client_status *node_status; /* status: the node's view, else NULL */
-    const char *endpoint; /* the endpoint that answered (or last tried) */
+    const char *endpoint;                          /* the endpoint that answered (or last tried) */
 };
 
 typedef void (*coord_client_cb)(void *arg, const struct coord_result *res);
@@ -135,11 +135,10 @@ int coord_client_put(struct coord_client *c, const void *key, size_t key_len, co
 int coord_client_get(struct coord_client *c, const void *key, size_t key_len, unsigned flags,
                      coord_client_cb cb, void *arg);
 int coord_client_range(struct coord_client *c, const void *key, size_t key_len,
-                       const void *range_end, size_t range_end_len, uint64_t limit,
-                       unsigned flags, coord_client_cb cb, void *arg);
-int coord_client_del(struct coord_client *c, const void *key, size_t key_len,
-                     const void *range_end, size_t range_end_len, unsigned flags,
-                     coord_client_cb cb, void *arg);
+                       const void *range_end, size_t range_end_len, uint64_t limit, unsigned flags,
+                       coord_client_cb cb, void *arg);
+int coord_client_del(struct coord_client *c, const void *key, size_t key_len, const void *range_end,
+                     size_t range_end_len, unsigned flags, coord_client_cb cb, void *arg);
 /* The status of the node the client is connected to (not forwarded). */
 int coord_client_status(struct coord_client *c, coord_client_cb cb, void *arg);
 /* Forwarded to the leader. peer_addr and client_addr: ADD_LEARNER only. */

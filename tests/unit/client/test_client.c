@@ -446,6 +446,14 @@ static void on_guard(uv_timer_t *h)
     f->timed_out = true;
 }
 
+static void on_guard_stop(uv_timer_t *h)
+{
+    struct fx *f = h->data;
+
+    f->timed_out = true;
+    uv_stop(h->loop);
+}
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     (void)snprintf(dst, cap, "%s", src != NULL ? src : "(null)");
@@ -925,6 +933,81 @@ static void test_client_refuses_bad_arguments(void **state)
     assert_int_equal(f->got[0].status, RAFT_ECANCELED);
 }
 
+static void test_client_leaves_nothing_active_once_answered(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s = start(f, 0, SRV_AUTO);
+
+    client_open(f, s->addr, 0);
+    assert_int_equal(coord_client_get(f->c, "k", 1, 0, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 1);
+    /* The open connection and the client's handles keep the loop alive
+     * only while answers are owed: with the fake node's handles and the
+     * guard unreferenced, uv_run() returns at once, the client still open. */
+    uv_unref((uv_handle_t *)&s->listener);
+    uv_unref((uv_handle_t *)&s->conns[0].tcp);
+    f->timed_out = false;
+    uv_timer_start(&f->guard, on_guard_stop, GUARD_MS, 0);
+    uv_unref((uv_handle_t *)&f->guard);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_false(f->timed_out);
+    uv_ref((uv_handle_t *)&f->guard);
+    uv_timer_stop(&f->guard);
+    assert_int_equal(s->conns[0].open, true);
+
+    /* And it serves on. */
+    assert_int_equal(coord_client_get(f->c, "k", 1, 0, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 2);
+    assert_int_equal(f->got[1].status, 0);
+    assert_int_equal(s->n_conns, 1);
+}
+
+/* Out of memory at every allocation in turn, from coord_client_new() to the
+ * close: each call and callback reports success or RAFT_ENOMEM, nothing
+ * leaks, and the run that meets no failure ends the sweep. */
+static void test_client_out_of_memory_sweep(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s = start(f, 0, SRV_AUTO);
+    struct coord_client_opts o;
+    long k;
+    bool clean = false;
+
+    coord_client_opts_default(&o);
+    o.endpoints = s->addr;
+    for (k = 1; k < 1000 && !clean; k++) {
+        size_t n_ok = 0;
+        size_t i;
+        int rv;
+
+        f->n_got = 0;
+        f->client_closed = false;
+        raft_alloc_fail_at(k);
+        rv = coord_client_new(&f->loop, &o, &f->c);
+        if (rv != 0) {
+            assert_int_equal(rv, RAFT_ENOMEM);
+            f->c = NULL;
+            continue;
+        }
+        rv = coord_client_put(f->c, "k", 1, "v", 1, 0, on_result, f);
+        assert_true(rv == 0 || rv == RAFT_ENOMEM);
+        n_ok += rv == 0;
+        rv = coord_client_get(f->c, "k", 1, 0, on_result, f);
+        assert_true(rv == 0 || rv == RAFT_ENOMEM);
+        n_ok += rv == 0;
+        RUN_UNTIL(f, f->n_got == n_ok);
+        for (i = 0; i < f->n_got; i++) {
+            assert_true(f->got[i].status == 0 || f->got[i].status == RAFT_ENOMEM);
+        }
+        clean = raft_alloc_count() < k;
+        client_close(f);
+        raft_alloc_fail_at(0);
+        assert_int_equal(raft_alloc_live(), f->live);
+    }
+    assert_true(clean);
+    assert_true(k > 5);
+}
+
 /* ---- the synchronous face, against a fake node on a thread ------------------------------ */
 
 struct node_thread {
@@ -1024,6 +1107,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_submits_from_inside_a_callback, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_refuses_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_leaves_nothing_active_once_answered, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_out_of_memory_sweep, setup, teardown),
         cmocka_unit_test(test_client_sync_roundtrip),
     };
 
