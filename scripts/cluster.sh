@@ -23,6 +23,7 @@ dir=${COORD_CLUSTER_DIR:-/tmp/coord-cluster}
 base=${COORD_BASEPORT:-27000}
 n=5
 coordd=${COORDD:-$root/build/release/coord/coordd}
+coordctl=${COORDCTL:-$(dirname "$coordd")/coordctl}
 
 die() {
     echo "cluster.sh: $*" >&2
@@ -80,7 +81,7 @@ cmd_start() {
     [ -n "$(node_ids)" ] && cmd_stop
     rm -rf "$dir"
     for ((i = 1; i <= n; i++)); do
-        members+="${members:+,}$i=127.0.0.1:$((base + 100 + i))"
+        members+="${members:+,}$i=127.0.0.1:$((base + 100 + i))/127.0.0.1:$((base + i))"
     done
     for ((i = 1; i <= n; i++)); do
         mkdir -p "$dir/node$i/data"
@@ -94,8 +95,22 @@ initial_members = $members
 CONF
         start_node "$i"
     done
-    # TODO(#4): wait (bounded) until coordctl status reports one leader.
+    wait_leader 30
     echo "started $n nodes in $dir; endpoints $(cmd_endpoints)"
+}
+
+# Wait (at most $1 s) until coordctl status names a leader.
+wait_leader() {
+    local k out
+    [ -x "$coordctl" ] || die "$coordctl not built (bash scripts/build.sh release)"
+    for ((k = 0; k < $1 * 10; k++)); do
+        out=$("$coordctl" --endpoints "$(cmd_endpoints)" --timeout 500 status --json 2>/dev/null || true)
+        case "$out" in
+        *'"leader": '[0-9]* | *'"leader":'[0-9]*) return 0 ;;
+        esac
+        sleep 0.1
+    done
+    die "no leader after $1 s (logs: $dir/node*/log)"
 }
 
 # Wait (at most 10 s) for pids to exit, then SIGKILL what is left.
