@@ -22,7 +22,7 @@
 
 /* One run may not take longer than this, whatever libcoord does with its
  * per-request timeouts: the peers' load generators use the same bound. */
-#define BENCH_RUN_MAX_MS (600 * 1000)
+#define BENCH_RUN_MAX_MS 600000
 #define LAT_FAILED       UINT64_MAX /* lat[op] of an op that failed */
 
 /* What a slot is doing in the current run. */
@@ -174,8 +174,8 @@ static void on_guard(uv_timer_t *timer)
 {
     struct bench *b = timer->data;
 
-    fprintf(stderr, "coordbench: run not finished after %d s; giving up\n",
-            BENCH_RUN_MAX_MS / 1000);
+    (void)fprintf(stderr, "coordbench: run not finished after %d s; giving up\n",
+                  BENCH_RUN_MAX_MS / 1000);
     b->timed_out = true;
     uv_stop(&b->loop);
 }
@@ -215,12 +215,14 @@ static void run(struct bench *b, enum phase phase, uint64_t total, uint64_t n_sl
 static int setup(struct bench *b, const struct bench_opts *o)
 {
     struct coord_client_opts copts;
+    uint64_t conns = o->conns;
     uint64_t i;
     int rv;
 
+    RAFT_ASSERT(o->n_endpoints > 0 && conns > 0 && o->conc > 0);
     memset(b, 0, sizeof(*b));
     b->o = o;
-    b->clients = raft_calloc(o->conns, sizeof(*b->clients));
+    b->clients = raft_calloc(o->conns, sizeof(struct coord_client *));
     b->n_slots = o->conc > o->conns ? o->conc : o->conns;
     b->slots = raft_calloc(b->n_slots, sizeof(*b->slots));
     b->value = raft_malloc(o->vsize + 1);
@@ -247,7 +249,7 @@ static int setup(struct bench *b, const struct bench_opts *o)
     }
     for (i = 0; i < b->n_slots; i++) {
         b->slots[i].b = b;
-        b->slots[i].client = b->clients[i % o->conns];
+        b->slots[i].client = b->clients[i % conns];
     }
     return 0;
 }
@@ -302,15 +304,15 @@ static int report(struct bench *b)
     s.elapsed_ns = b->t_last - b->t_start;
     s.cpu_s = cpu_seconds();
     if (s.errors > 0) {
-        fprintf(stderr, "coordbench: %" PRIu64 " of %" PRIu64 " ops failed, the first: %s\n",
-                s.errors, o->ops, raft_err_str(b->first_error));
+        (void)fprintf(stderr, "coordbench: %" PRIu64 " of %" PRIu64 " ops failed, the first: %s\n",
+                      s.errors, o->ops, raft_err_str(b->first_error));
     }
     len = bench_workload_result(line, sizeof(line), o, &s);
     if (len < 0 || (size_t)len >= sizeof(line)) {
-        fprintf(stderr, "coordbench: RESULT line too long (--extra)\n");
+        (void)fprintf(stderr, "coordbench: RESULT line too long (--extra)\n");
         return 1;
     }
-    fputs(line, stdout);
+    (void)fputs(line, stdout);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -323,8 +325,8 @@ static int bench_main(struct bench *b)
 
     run(b, PHASE_CONNECT, o->conns, o->conns);
     if (b->errors > 0) {
-        fprintf(stderr, "coordbench: %" PRIu64 " of %" PRIu64 " connections failed (%s)\n",
-                b->errors, o->conns, raft_err_str(b->first_error));
+        (void)fprintf(stderr, "coordbench: %" PRIu64 " of %" PRIu64 " connections failed (%s)\n",
+                      b->errors, o->conns, raft_err_str(b->first_error));
     }
     if (b->timed_out) {
         return 1;
@@ -332,8 +334,9 @@ static int bench_main(struct bench *b)
     if (o->kind != BENCH_WRITE) {
         run(b, PHASE_PRELOAD, o->nkeys, o->conc);
         if (b->timed_out || b->errors > 0) {
-            fprintf(stderr, "coordbench: preload failed: %" PRIu64 " of %" PRIu64 " writes (%s)\n",
-                    b->errors, o->nkeys, raft_err_str(b->first_error));
+            (void)fprintf(stderr,
+                          "coordbench: preload failed: %" PRIu64 " of %" PRIu64 " writes (%s)\n",
+                          b->errors, o->nkeys, raft_err_str(b->first_error));
             return 1;
         }
     }
@@ -350,16 +353,16 @@ int main(int argc, char **argv)
 
     rv = bench_workload_parse(argc - 1, argv + 1, &o, err, sizeof(err));
     if (rv != 0) {
-        fprintf(stderr, "coordbench: %s (try --help)\n", err);
+        (void)fprintf(stderr, "coordbench: %s (try --help)\n", err);
         return 2;
     }
     if (o.help) {
-        fputs(bench_workload_usage(), stdout);
+        (void)fputs(bench_workload_usage(), stdout);
         return 0;
     }
     rv = setup(&b, &o);
     if (rv != 0) {
-        fprintf(stderr, "coordbench: setup: %s\n", raft_err_str(rv));
+        (void)fprintf(stderr, "coordbench: setup: %s\n", raft_err_str(rv));
         teardown(&b);
         return 1;
     }

@@ -131,9 +131,9 @@ static int set_opt(struct bench_opts *o, const char *name, size_t name_len, cons
 
         if (IS(n->name)) {
             if (parse_u64(v, n->min, n->max, (uint64_t *)((char *)o + n->offset)) != 0) {
-                snprintf(err, err_len,
-                         "--%s wants a number from %" PRIu64 " to %" PRIu64 ", not '%s'", n->name,
-                         n->min, n->max, v);
+                (void)snprintf(err, err_len,
+                               "--%s wants a number from %" PRIu64 " to %" PRIu64 ", not '%s'",
+                               n->name, n->min, n->max, v);
                 return RAFT_EINVAL;
             }
             return 0;
@@ -143,20 +143,20 @@ static int set_opt(struct bench_opts *o, const char *name, size_t name_len, cons
         o->endpoints = v;
     } else if (IS("workload")) {
         if (set_workload(o, v) != 0) {
-            snprintf(err, err_len, "--workload is write, read or sread, not '%s'", v);
+            (void)snprintf(err, err_len, "--workload is write, read or sread, not '%s'", v);
             return RAFT_EINVAL;
         }
     } else if (IS("extra")) {
         o->extra = v;
     } else if (IS("op-timeout-ms")) {
         if (parse_u64(v, 1, BENCH_MAX_TIMEOUT_MS, &timeout) != 0) {
-            snprintf(err, err_len, "--op-timeout-ms wants 1 to %d, not '%s'", BENCH_MAX_TIMEOUT_MS,
-                     v);
+            (void)snprintf(err, err_len, "--op-timeout-ms wants 1 to %d, not '%s'",
+                           BENCH_MAX_TIMEOUT_MS, v);
             return RAFT_EINVAL;
         }
         o->op_timeout_ms = (uint32_t)timeout;
     } else {
-        snprintf(err, err_len, "unknown option --%.*s", (int)name_len, name);
+        (void)snprintf(err, err_len, "unknown option --%.*s", (int)name_len, name);
         return RAFT_EINVAL;
     }
 #undef IS
@@ -193,14 +193,14 @@ int bench_workload_parse(int argc, char *const *argv, struct bench_opts *o, char
             return 0;
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            snprintf(err, err_len, "unexpected argument '%s'", arg);
+            (void)snprintf(err, err_len, "unexpected argument '%s'", arg);
             return RAFT_EINVAL;
         }
         name = arg + 2;
         eq = strchr(name, '=');
         name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         if (eq == NULL && i + 1 >= argc) {
-            snprintf(err, err_len, "option --%s needs a value", name);
+            (void)snprintf(err, err_len, "option --%s needs a value", name);
             return RAFT_EINVAL;
         }
         rv = set_opt(o, name, name_len, eq != NULL ? eq + 1 : argv[++i], err, err_len);
@@ -209,13 +209,13 @@ int bench_workload_parse(int argc, char *const *argv, struct bench_opts *o, char
         }
     }
     if (o->endpoints == NULL) {
-        snprintf(err, err_len, "--endpoints is required");
+        (void)snprintf(err, err_len, "--endpoints is required");
         return RAFT_EINVAL;
     }
     o->n_endpoints = count_endpoints(o->endpoints);
     if (o->n_endpoints == 0 || o->n_endpoints > BENCH_MAX_ENDPOINTS) {
-        snprintf(err, err_len, "--endpoints wants 1 to %d host:port items, not '%s'",
-                 BENCH_MAX_ENDPOINTS, o->endpoints);
+        (void)snprintf(err, err_len, "--endpoints wants 1 to %d host:port items, not '%s'",
+                       BENCH_MAX_ENDPOINTS, o->endpoints);
         return RAFT_EINVAL;
     }
     if (o->conns == 0) {

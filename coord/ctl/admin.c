@@ -99,11 +99,11 @@ static int render_members_table(const struct coord_client_status *st, struct ctl
             role = "leader";
             cells[1] = role;
         }
-        snprintf(id, sizeof(id), "%" PRIu64, m->id);
+        (void)snprintf(id, sizeof(id), "%" PRIu64, m->id);
         if (is_leader(st)) {
-            snprintf(match, sizeof(match), "%" PRIu64, m->match_index);
+            (void)snprintf(match, sizeof(match), "%" PRIu64, m->match_index);
         } else {
-            snprintf(match, sizeof(match), "-");
+            (void)snprintf(match, sizeof(match), "-");
         }
         if (m->client_addr[0] == '\0') {
             cells[3] = NULL;
@@ -201,7 +201,7 @@ static int change(const struct ctl_ctx *ctx, const char *verb, enum coord_member
     uint64_t id;
     int rv;
 
-    snprintf(what, sizeof(what), "members %s", verb);
+    (void)snprintf(what, sizeof(what), "members %s", verb);
     rv = parse_id(what, id_arg, &id);
     if (rv != 0) {
         return rv;

@@ -31,12 +31,12 @@ static int parse_flag(const struct ctl_flag *spec, size_t n_spec, int argc, char
     int k = find_flag(spec, n_spec, arg, name_len);
 
     if (k < 0) {
-        snprintf(err, err_len, "unknown flag --%.*s", (int)name_len, arg);
+        (void)snprintf(err, err_len, "unknown flag --%.*s", (int)name_len, arg);
         return RAFT_EINVAL;
     }
     if (!spec[k].takes_value) {
         if (eq != NULL) {
-            snprintf(err, err_len, "flag --%s takes no value", spec[k].name);
+            (void)snprintf(err, err_len, "flag --%s takes no value", spec[k].name);
             return RAFT_EINVAL;
         }
         out->value[k] = "";
@@ -47,7 +47,7 @@ static int parse_flag(const struct ctl_flag *spec, size_t n_spec, int argc, char
         return 0;
     }
     if (*i + 1 >= argc) {
-        snprintf(err, err_len, "flag --%s needs a value", spec[k].name);
+        (void)snprintf(err, err_len, "flag --%s needs a value", spec[k].name);
         return RAFT_EINVAL;
     }
     *i += 1;
@@ -78,7 +78,7 @@ int ctl_args_parse(const struct ctl_flag *spec, size_t n_spec, int argc, char *c
         } else if (!only_pos && help >= 0 && strcmp(arg, "-h") == 0) {
             out->value[help] = "";
         } else if (out->n_pos == CTL_ARGS_MAX_POS) {
-            snprintf(err, err_len, "too many arguments (from '%s' on)", arg);
+            (void)snprintf(err, err_len, "too many arguments (from '%s' on)", arg);
             return RAFT_EINVAL;
         } else {
             out->pos[out->n_pos++] = arg;

@@ -106,9 +106,9 @@ static void print_cmd_line(FILE *f, const struct cmd *c)
 {
     char words[96];
 
-    snprintf(words, sizeof(words), "%s%s%s %s", c->group != NULL ? c->group : "",
-             c->group != NULL ? " " : "", c->name, c->synopsis);
-    fprintf(f, "  %-40s %s\n", words, c->summary);
+    (void)snprintf(words, sizeof(words), "%s%s%s %s", c->group != NULL ? c->group : "",
+                   c->group != NULL ? " " : "", c->name, c->synopsis);
+    (void)fprintf(f, "  %-40s %s\n", words, c->summary);
 }
 
 /* The list of commands, or of one group's when group is not NULL. */
@@ -116,21 +116,21 @@ static void print_list(FILE *f, const char *group)
 {
     size_t i;
 
-    fprintf(f, "usage: coordctl %s%sCOMMAND [ARGS] [FLAGS]\n\nCommands:\n",
-            group != NULL ? group : "", group != NULL ? " " : "");
+    (void)fprintf(f, "usage: coordctl %s%sCOMMAND [ARGS] [FLAGS]\n\nCommands:\n",
+                  group != NULL ? group : "", group != NULL ? " " : "");
     for (i = 0; i < N_CMDS; i++) {
         if (group == NULL || (cmds[i].group != NULL && strcmp(cmds[i].group, group) == 0)) {
             print_cmd_line(f, &cmds[i]);
         }
     }
-    fprintf(f, "\n%s", global_help);
+    (void)fprintf(f, "\n%s", global_help);
 }
 
 static void print_cmd_help(FILE *f, const struct cmd *c)
 {
-    fprintf(f, "usage: coordctl %s%s%s%s%s [FLAGS]\n\n%s\n%s", c->group != NULL ? c->group : "",
-            c->group != NULL ? " " : "", c->name, c->synopsis[0] != '\0' ? " " : "", c->synopsis,
-            c->help, global_help);
+    (void)fprintf(f, "usage: coordctl %s%s%s%s%s [FLAGS]\n\n%s\n%s",
+                  c->group != NULL ? c->group : "", c->group != NULL ? " " : "", c->name,
+                  c->synopsis[0] != '\0' ? " " : "", c->synopsis, c->help, global_help);
 }
 
 static bool is_group(const char *word)
@@ -195,8 +195,8 @@ static int group_usage(const char *group, const char *word)
         if (cmds[i].group != NULL && strcmp(cmds[i].group, group) == 0) {
             size_t used = strlen(names);
 
-            snprintf(names + used, sizeof(names) - used, "%s%s", used > 0 ? ", " : "",
-                     cmds[i].name);
+            (void)snprintf(names + used, sizeof(names) - used, "%s%s", used > 0 ? ", " : "",
+                           cmds[i].name);
         }
     }
     if (word != NULL) {
@@ -315,22 +315,22 @@ int ctl_open(const struct ctl_ctx *ctx, const char *what, struct coord_sync **ou
 static void put_one_line(FILE *f, const char *s)
 {
     for (; *s != '\0'; s++) {
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+        (void)fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
     }
 }
 
 int ctl_fail(const char *what, int rv, const struct coord_result *res)
 {
-    fprintf(stderr, "coordctl: %s: %s", what, raft_err_str(rv));
+    (void)fprintf(stderr, "coordctl: %s: %s", what, raft_err_str(rv));
     if (res != NULL && res->message != NULL && res->message[0] != '\0') {
-        fputs(" (", stderr);
+        (void)fputs(" (", stderr);
         put_one_line(stderr, res->message);
-        fputs(")", stderr);
+        (void)fputs(")", stderr);
     } else if (res != NULL && res->endpoint != NULL && res->endpoint[0] != '\0' &&
                (rv == RAFT_ENOCONN || rv == RAFT_ETIMEDOUT)) {
-        fprintf(stderr, " (at %s)", res->endpoint);
+        (void)fprintf(stderr, " (at %s)", res->endpoint);
     }
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     return CTL_EXIT_FAIL;
 }
 
@@ -338,11 +338,12 @@ int ctl_usage(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("coordctl: ", stderr);
+    (void)fputs("coordctl: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    (void)fputc('\n', stderr);
     return CTL_EXIT_USAGE;
 }
 
@@ -366,6 +367,6 @@ void ctl_what_key(char *buf, size_t len, const char *cmd, const char *key)
 
     ctl_sbuf_init(&b);
     ctl_json_escape(&b, key, strlen(key));
-    snprintf(buf, len, "%s \"%s\"", cmd, b.err == 0 && b.base != NULL ? b.base : "");
+    (void)snprintf(buf, len, "%s \"%s\"", cmd, b.err == 0 && b.base != NULL ? b.base : "");
     ctl_sbuf_close(&b);
 }

@@ -311,9 +311,9 @@ void ctl_join_render_json(const struct ctl_status_view *v, struct ctl_sbuf *out)
 static void num(char *buf, bool valid, uint64_t v)
 {
     if (valid) {
-        snprintf(buf, NUM_LEN, "%" PRIu64, v);
+        (void)snprintf(buf, NUM_LEN, "%" PRIu64, v);
     } else {
-        snprintf(buf, NUM_LEN, "-");
+        (void)snprintf(buf, NUM_LEN, "-");
     }
 }
 

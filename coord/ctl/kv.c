@@ -146,7 +146,7 @@ static int render_one(const struct ctl_ctx *ctx, const struct coord_result *res,
     struct ctl_json j;
 
     if (res->n_kvs == 0) {
-        fprintf(stderr, "coordctl: %s: key not found\n", what);
+        (void)fprintf(stderr, "coordctl: %s: key not found\n", what);
         return CTL_EXIT_FAIL;
     }
     if (!ctx->json) {

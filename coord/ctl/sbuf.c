@@ -88,6 +88,7 @@ void ctl_sbuf_printf(struct ctl_sbuf *b, const char *fmt, ...)
     char small[128];
 
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0) {
@@ -103,6 +104,7 @@ void ctl_sbuf_printf(struct ctl_sbuf *b, const char *fmt, ...)
         return;
     }
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
     n = vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     RAFT_ASSERT(n >= 0);

@@ -12,7 +12,7 @@
 #include "raft/base/err.h"
 
 /* Endpoints asked in both rounds together. */
-#define STATUS_MAX_PROBES (2 * COORD_CLIENT_MAX_ENDPOINTS)
+#define STATUS_MAX_PROBES ((size_t)2 * COORD_CLIENT_MAX_ENDPOINTS)
 /* Beyond the request and connect timeouts, how long the loop may still run
  * before every probe left is abandoned: libcoord times requests out itself,
  * this only bounds the command if it did not. */
@@ -71,7 +71,7 @@ static int copy_status(struct probe *p, const struct coord_client_status *st)
         p->members[i].client_addr = memcpy(cursor, m->client_addr, client_len);
         cursor += client_len;
     }
-    snprintf(p->role, sizeof(p->role), "%s", st->role != NULL ? st->role : "");
+    (void)snprintf(p->role, sizeof(p->role), "%s", st->role != NULL ? st->role : "");
     a->id = st->id;
     a->role = p->role;
     a->term = st->term;
@@ -222,8 +222,9 @@ static int render(const struct ctl_ctx *ctx, const struct ctl_node_answer *answe
     rv = rv != 0 ? ctl_fail("status", rv, NULL) : ctl_emit(&out, "status");
     ctl_sbuf_close(&out);
     if (rv == 0 && v.n_answered == 0) {
-        fprintf(stderr, "coordctl: status: no endpoint answered (%s: %s)\n",
-                n > 0 ? answers[0].endpoint : "none", raft_err_str(n > 0 ? answers[0].status : 0));
+        (void)fprintf(stderr, "coordctl: status: no endpoint answered (%s: %s)\n",
+                      n > 0 ? answers[0].endpoint : "none",
+                      raft_err_str(n > 0 ? answers[0].status : 0));
         rv = CTL_EXIT_FAIL;
     }
     ctl_join_free(&v);

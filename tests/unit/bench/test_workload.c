@@ -25,8 +25,10 @@ static int parse(const char *const *words, int argc, struct bench_opts *o, char 
 
     assert_true(argc <= MAX_WORDS);
     for (i = 0; i < argc; i++) {
-        assert_true(strlen(words[i]) < MAX_WORD);
-        strcpy(storage[i], words[i]);
+        size_t len = strlen(words[i]);
+
+        assert_true(len < MAX_WORD);
+        memcpy(storage[i], words[i], len + 1);
         argv[i] = storage[i];
     }
     return bench_workload_parse(argc, argv, o, err, 256);

@@ -34,8 +34,10 @@ static int parse(const char *const *words, int argc, struct ctl_args *out, char 
 
     assert_true(argc <= MAX_WORDS);
     for (i = 0; i < argc; i++) {
-        assert_true(strlen(words[i]) < MAX_WORD);
-        strcpy(storage[i], words[i]);
+        size_t len = strlen(words[i]);
+
+        assert_true(len < MAX_WORD);
+        memcpy(storage[i], words[i], len + 1);
         argv[i] = storage[i];
     }
     return ctl_args_parse(spec, F_N, argc, argv, out, err, 128);
