@@ -28,10 +28,13 @@
  *   draining --last answer or timeout (unsend())--> CLOSING
  *   CLOSING --on_conn_closed()--> freed
  *
- * The client dials lazily: dispatch() (from the prepare and check handles,
- * armed by whatever queues a request) dials c->cur when there is no current
- * connection. A failed dial moves c->cur to the next endpoint (not with
- * opts.pin); after a round of failed dials (one per endpoint, one with pin)
+ * Sending: whatever queues a request arms the idle and check handles;
+ * dispatch() runs from the check handle, after the loop's poll (which the
+ * active idle handle keeps from blocking), so the requests of one iteration
+ * leave in one write, and callbacks dispatch() runs (failed dials) come
+ * after poll, never before a blocking one. The client dials lazily:
+ * dispatch() dials c->cur when there is no current connection. A failed dial moves c->cur to the
+ * next endpoint (not with opts.pin); after a round of failed dials (one per endpoint, one with pin)
  * the queued requests fail with RAFT_ENOCONN and dialing stops until the next
  * request.
  *
@@ -186,14 +189,14 @@ struct coord_client {
     uint64_t hold_until; /* uv_now() ms before which queued requests wait; 0: none */
     uv_timer_t timer;
     uint64_t timer_due; /* when the timer fires, uv_now() ms; 0: stopped */
-    uv_prepare_t prepare;
+    uv_idle_t idle;     /* active while armed: the poll before on_check() does not block */
     uv_check_t check;
-    bool flush_armed;                             /* prepare and check are started */
+    bool flush_armed;                             /* idle and check are started */
     char last_err[ENDPOINT_MAX + ERR_DETAIL_LEN]; /* last connection failure */
     struct coord_client_arena arena;              /* the memory of the answer being delivered */
     unsigned depth;                               /* user callbacks running (nested) */
     bool closing;
-    unsigned n_handles; /* timer, prepare, check not yet closed */
+    unsigned n_handles; /* timer, idle, check not yet closed */
     coord_client_close_cb close_cb;
     void *close_arg;
 };
@@ -206,7 +209,7 @@ struct coord_client {
 
 static void dispatch(struct coord_client *c);
 static void on_timer(uv_timer_t *h);
-static void on_prepare(uv_prepare_t *h);
+static void on_idle(uv_idle_t *h);
 static void on_check(uv_check_t *h);
 static void conn_fail(struct conn *conn, int err, const char *detail);
 static void conn_flush(struct conn *conn);
@@ -361,7 +364,7 @@ static void arm_at(struct coord_client *c, uint64_t due)
 static void arm_flush(struct coord_client *c)
 {
     if (!c->flush_armed && !c->closing) {
-        uv_prepare_start(&c->prepare, on_prepare);
+        uv_idle_start(&c->idle, on_idle);
         uv_check_start(&c->check, on_check);
         c->flush_armed = true;
     }
@@ -425,6 +428,12 @@ static void all_remove(struct coord_client *c, struct req *r)
     r->prev = NULL;
     r->next = NULL;
     c->n_reqs--;
+    /* The last request out stops the timer (unless a dial waits for its
+     * deadline), so that an idle client leaves nothing active on the loop. */
+    if (c->n_reqs == 0 && c->timer_due != 0 && (c->conn == NULL || c->conn->state == CONN_OPEN)) {
+        uv_timer_stop(&c->timer);
+        c->timer_due = 0;
+    }
 }
 
 /* A connection keeps the loop alive only while answers are owed on it, so
@@ -457,23 +466,15 @@ static void unsend(struct req *r)
     }
 }
 
-/* Take r out of every list; it is no longer counted. The last request out
- * stops the timer (unless a dial waits for its deadline), so that an idle
- * client leaves nothing active on the loop. */
+/* Take r out of every list; it is no longer counted. */
 static void detach(struct req *r)
 {
-    struct coord_client *c = r->c;
-
     if (r->conn != NULL) {
         unsend(r);
     } else {
-        q_remove(c, r);
+        q_remove(r->c, r);
     }
-    all_remove(c, r);
-    if (c->n_reqs == 0 && c->timer_due != 0 && (c->conn == NULL || c->conn->state == CONN_OPEN)) {
-        uv_timer_stop(&c->timer);
-        c->timer_due = 0;
-    }
+    all_remove(r->c, r);
 }
 
 /* Put r, taken off its connection, back in the queue. */
@@ -495,7 +496,7 @@ static struct req *req_get(struct coord_client *c)
     } else {
         if (c->n_slots == c->cap_slots) {
             uint32_t cap = c->cap_slots > 0 ? c->cap_slots * 2 : 64;
-            struct req **slots = raft_realloc(c->slots, cap * sizeof *slots);
+            struct req **slots = raft_realloc(c->slots, (size_t)cap * sizeof(struct req *));
 
             if (slots == NULL) {
                 return NULL;
@@ -1013,6 +1014,7 @@ static int write_batch(struct conn *conn)
     }
     while (w->len < len) {
         r = c->q_head;
+        RAFT_ASSERT(r != NULL); /* batch_len() counted queued frames only */
         memcpy(w->buf + w->len, r->frame, r->frame_len);
         w->len += r->frame_len;
         q_remove(c, r);
@@ -1225,7 +1227,7 @@ static void conn_open(struct conn *conn)
 static void dispatch(struct coord_client *c)
 {
     if (c->flush_armed) {
-        uv_prepare_stop(&c->prepare);
+        uv_idle_stop(&c->idle);
         uv_check_stop(&c->check);
         c->flush_armed = false;
     }
@@ -1246,9 +1248,9 @@ static void dispatch(struct coord_client *c)
     }
 }
 
-static void on_prepare(uv_prepare_t *h)
+static void on_idle(uv_idle_t *h)
 {
-    dispatch(h->data);
+    (void)h; /* only there to keep the poll from blocking */
 }
 
 static void on_check(uv_check_t *h)
@@ -1372,7 +1374,7 @@ int coord_client_put(struct coord_client *c, const void *key, size_t key_len, co
     if ((flags & ~(COORD_PREV_KV | COORD_NO_FORWARD)) != 0 || (value == NULL && value_len > 0)) {
         return RAFT_EINVAL;
     }
-    if (value_len > COORD_CMD_VALUE_MAX) {
+    if (value_len > (size_t)COORD_CMD_VALUE_MAX) {
         return RAFT_ETOOBIG;
     }
     d.value = value;
@@ -1528,10 +1530,10 @@ int coord_client_new(uv_loop_t *loop, const struct coord_client_opts *opts,
     c->cur = opts->first;
     coord_client_arena_init(&c->arena);
     RAFT_ASSERT(uv_timer_init(loop, &c->timer) == 0);
-    RAFT_ASSERT(uv_prepare_init(loop, &c->prepare) == 0);
+    RAFT_ASSERT(uv_idle_init(loop, &c->idle) == 0);
     RAFT_ASSERT(uv_check_init(loop, &c->check) == 0);
     c->timer.data = c;
-    c->prepare.data = c;
+    c->idle.data = c;
     c->check.data = c;
     c->n_handles = 3;
     *out = c;
@@ -1602,7 +1604,7 @@ void coord_client_close(struct coord_client *c, coord_client_close_cb cb, void *
         }
     }
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->prepare, on_handle_closed);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
     uv_close((uv_handle_t *)&c->check, on_handle_closed);
     fail_list(&l, RAFT_ECANCELED, "client closed");
 }

@@ -779,12 +779,18 @@ static void test_client_retries_after_eleaderless(void **state)
     struct fx *f = *state;
     struct srv *s = start(f, 0, SRV_LEADERLESS_ONCE);
 
+    uint64_t start;
+
     client_open(f, s->addr, 0);
+    uv_update_time(&f->loop);
+    start = uv_now(&f->loop);
     assert_int_equal(coord_client_put(f->c, "k", 1, "v", 1, 0, on_result, f), 0);
     RUN_UNTIL(f, f->n_got == 1);
     assert_int_equal(f->got[0].status, 0);
     assert_int_equal(s->n_reqs, 2);
     assert_int_equal(s->n_conns, 1);
+    /* Sent again after a pause (50 ms), not at once. */
+    assert_true(uv_now(&f->loop) - start >= 50);
 }
 
 static void test_client_pinned_never_leaves_its_endpoint(void **state)
