@@ -1465,6 +1465,82 @@ static void test_server_new_refuses_bad_addresses(void **state)
     spin(f, 5); /* the failed servers' handles close */
 }
 
+/* ---- out of memory ---------------------------------------------------------------------- */
+
+/* One run with allocation k failing from the servers' start on: a leader
+ * and a follower, a client of the follower sending a forwarded put, a read
+ * and a status. Every request must be answered or its connection closed,
+ * and everything must be released. Returns whether allocation k was
+ * reached. */
+static bool oom_run(struct fx *f, long k)
+{
+    struct coord_config cfg[N_SRV];
+    struct tc *t = NULL;
+    struct bytes b = {0};
+    char err[256];
+    bool up = true;
+    bool hit;
+    int i;
+
+    for (i = 0; i < N_SRV; i++) {
+        memset(&f->srv[i], 0, sizeof f->srv[i]);
+        srv_config(f, i, &cfg[i]);
+        assert_int_equal(coord_node_new(&f->loop, &cfg[i], &f->srv[i].node, err, sizeof err), 0);
+    }
+    raft_alloc_fail_at(k);
+    for (i = 0; i < N_SRV && up; i++) {
+        up = coord_server_new(&f->loop, f->srv[i].node, &cfg[i], &f->srv[i].server, err,
+                              sizeof err) == 0;
+        if (up) {
+            (void)snprintf(f->srv[i].addr, sizeof f->srv[i].addr, "127.0.0.1:%d",
+                           coord_server_port(f->srv[i].server));
+        }
+    }
+    if (up) {
+        fake_node_set_follower(f->srv[1].node, 1, f->srv[0].addr);
+        t = tc_connect(f, f->srv[1].addr);
+        add_put_str(&b, 1, "k", "v");
+        add_range(&b, 2, "k", NULL, 0, NULL);
+        add_status(&b, 3);
+        tc_send(t, &b);
+        RUN_UNTIL(f, t->n_resp == 3 || t->eof || t->reader.err != 0);
+    }
+    hit = raft_alloc_count() >= k;
+    raft_alloc_fail_at(0);
+    for (i = 0; i < N_SRV; i++) {
+        srv_close_server(&f->srv[i]);
+        srv_close_node(&f->srv[i]);
+    }
+    RUN_UNTIL(f, f->srv[0].node == NULL && f->srv[1].node == NULL && f->srv[0].server == NULL &&
+                     f->srv[1].server == NULL);
+    for (i = 0; i < (int)f->n_tc; i++) {
+        tc_close(f->tcs[i]);
+    }
+    spin(f, 5);
+    for (i = 0; i < (int)f->n_tc; i++) {
+        free(f->tcs[i]);
+    }
+    f->n_tc = 0;
+    for (i = 0; i < N_SRV; i++) {
+        fsutil_rm_rf(f->srv[i].dir);
+        free(f->srv[i].dir);
+        memset(&f->srv[i], 0, sizeof f->srv[i]);
+    }
+    assert_int_equal(raft_alloc_live(), f->live);
+    return hit;
+}
+
+static void test_server_oom_sweep(void **state)
+{
+    struct fx *f = *state;
+    long k;
+
+    for (k = 1; k < 2000 && oom_run(f, k); k++) {
+    }
+    print_message("swept %ld allocation points\n", k);
+    assert_true(k > 10 && k < 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1519,6 +1595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_node_closing_first_answers_eshutdown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_new_refuses_bad_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_oom_sweep, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
