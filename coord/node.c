@@ -204,7 +204,7 @@ struct coord_node {
     enum raft_role role;
     raft_id leader;
     raft_term term;
-    const struct raft_snapshot_meta *taking; /* during the SNAPSHOT_TAKEN step */
+    bool taking; /* during the SNAPSHOT_TAKEN step: record the core's new snapshot */
     bool closing;
     bool fatal;
     coord_node_fatal_cb fatal_cb;
@@ -829,8 +829,10 @@ static void carry_out(struct coord_node *n, const struct raft_update *up)
         n->snap_index = up->snapshot->index; /* its file is in place (snapshot_received) */
     }
     send_msgs(n, up->msgs, up->n_msgs);
-    persist(n, up, n->taking);
-    n->taking = NULL;
+    /* The core's meta, not the state machine's: only the core knows the
+     * configuration at that index (the bootstrap one is in no entry). */
+    persist(n, up, n->taking ? raft_snapshot_get(n->raft) : NULL);
+    n->taking = false;
     if (up->n_apply > 0) {
         queue_apply(n, up->apply, up->n_apply);
     }
@@ -1022,9 +1024,9 @@ static void snapshot_done(struct coord_node *n, struct apply_job *j)
     }
     n->snap_index = j->meta.index;
     ev.snapshot_taken.index = j->meta.index;
-    n->taking = &j->meta;
+    n->taking = true;
     rv = step(n, &ev, NULL);
-    n->taking = NULL;
+    n->taking = false;
     if (rv != 0) {
         COORD_LOG(WARN, "snapshot refused by the core index=%llu err=%s", (ull)j->meta.index,
                   raft_err_name(rv));
