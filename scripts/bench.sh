@@ -21,7 +21,9 @@
 #   SYSTEMS ["coord etcd zk"]  REPS [2]  NODES [5]  OPS [20000]  VSIZE [256]
 #   CONC [64]  CONNS [= NODES]  NKEYS [1000]  WARMUP_OPS [40000]
 #   OP_TIMEOUT_MS [2000]  PEERS_DIR  OUTDIR  SKIP_BUILD [0]
-#   COORD_BENCH_DIR [/tmp/coord-bench] (the coord cluster's data)
+#   COORD_BENCH_DIR [/tmp/coord-bench] and COORD_BENCH_BASEPORT [27400]: the coord
+#   cluster's data and ports (not scripts/cluster.sh's defaults, so that a
+#   cluster started by hand is left alone)
 # --quick: REPS=1, OPS=5000, WARMUP_OPS=10000 (each unless set).
 # Every process it starts is stopped by pid on exit, also on ^C.
 set -uo pipefail
@@ -61,6 +63,7 @@ OP_TIMEOUT_MS=${OP_TIMEOUT_MS:-2000}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PEERS_DIR=${PEERS_DIR:-$root/../shared/peers}
 COORD_BENCH_DIR=${COORD_BENCH_DIR:-/tmp/coord-bench}
+COORD_BENCH_BASEPORT=${COORD_BENCH_BASEPORT:-27400}
 OUTDIR=${OUTDIR:-$root/build/bench-results/$(date +%Y%m%d-%H%M%S)}
 LGBENCH_ROOT=${LGBENCH_ROOT:-/tmp}
 WORKLOADS="write read sread"
@@ -134,7 +137,7 @@ lg_bin() {
 
 endpoints() {
     case "$1" in
-    coord) scripts/cluster.sh endpoints -d "$COORD_BENCH_DIR" ;;
+    coord) scripts/cluster.sh endpoints -d "$COORD_BENCH_DIR" -p "$COORD_BENCH_BASEPORT" ;;
     *) cat "$LGBENCH_ROOT/lgbench-$1/endpoints" ;;
     esac
 }
@@ -161,7 +164,8 @@ start_cluster() {
     started+=("$1")
     case "$1" in
     coord)
-        COORDD="$bin_dir/coordd" scripts/cluster.sh start -n "$NODES" -d "$COORD_BENCH_DIR" >&2 &&
+        COORDD="$bin_dir/coordd" scripts/cluster.sh start -n "$NODES" -d "$COORD_BENCH_DIR" \
+            -p "$COORD_BENCH_BASEPORT" >&2 &&
             wait_coord
         ;;
     *) (cd "$PEERS_DIR" && ./cluster.sh start "$1" "$NODES") >&2 ;;
@@ -170,7 +174,7 @@ start_cluster() {
 
 stop_cluster() {
     case "$1" in
-    coord) scripts/cluster.sh stop -d "$COORD_BENCH_DIR" ;;
+    coord) scripts/cluster.sh stop -d "$COORD_BENCH_DIR" -p "$COORD_BENCH_BASEPORT" ;;
     *) (cd "$PEERS_DIR" && ./cluster.sh stop "$1") ;;
     esac
 }
