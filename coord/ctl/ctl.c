@@ -100,6 +100,8 @@ static const char global_help[] =
     "  --json                       machine-readable output\n"
     "  --timeout MS                 per-request timeout in milliseconds (default 5000)\n"
     "  -h, --help                   help; `coordctl COMMAND --help` for one command\n"
+    "  --                           ends the flags: later words are arguments (a VALUE\n"
+    "                               that starts with --)\n"
     "Exit status: 0 success, 1 the operation failed, 2 usage error.\n";
 
 static void print_cmd_line(FILE *f, const struct cmd *c)
