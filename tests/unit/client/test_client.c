@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "coord/client/client.h"
@@ -42,6 +44,7 @@ enum srv_mode {
     SRV_NOTLEADER,       /* answer ENOTLEADER naming leader_addr */
     SRV_LEADERLESS_ONCE, /* answer the first request ELEADERLESS, then AUTO */
     SRV_OVERSIZE_ONCE,   /* answer the first request with a 4 KiB value, then AUTO */
+    SRV_SHUTDOWN,        /* answer every request ESHUTDOWN */
 };
 
 struct srv;
@@ -66,7 +69,11 @@ struct sreq {
     uint32_t timeout_ms;
     bool serializable;
     bool prev_kv;
-    size_t n_reads; /* sc->n_reads when it arrived */
+    int member_op;        /* MemberChange.op */
+    uint64_t target;      /* MemberChange.id or LeaderTransfer.to */
+    char peer_addr[32];   /* MemberChange.peer_addr, "" when absent */
+    char client_addr[32]; /* MemberChange.client_addr, "" when absent */
+    size_t n_reads;       /* sc->n_reads when it arrived */
     bool answered;
 };
 
@@ -230,6 +237,8 @@ static void sconn_close(struct sconn *sc)
     }
 }
 
+static void copy_str(char *dst, size_t cap, const char *src);
+
 static void copy_bytes(char *dst, size_t cap, const ProtobufCBinaryData *b)
 {
     size_t n = b->len < cap - 1 ? b->len : cap - 1;
@@ -260,6 +269,13 @@ static struct sreq *record(struct sconn *sc, const Coord__Api__Request *r)
         copy_bytes(q->key, sizeof q->key, &r->range->key);
     } else if (r->op_case == COORD__API__REQUEST__OP_DELETE_RANGE) {
         copy_bytes(q->key, sizeof q->key, &r->delete_range->key);
+    } else if (r->op_case == COORD__API__REQUEST__OP_MEMBER_CHANGE) {
+        q->member_op = (int)r->member_change->op;
+        q->target = r->member_change->id;
+        copy_str(q->peer_addr, sizeof q->peer_addr, r->member_change->peer_addr);
+        copy_str(q->client_addr, sizeof q->client_addr, r->member_change->client_addr);
+    } else if (r->op_case == COORD__API__REQUEST__OP_LEADER_TRANSFER) {
+        q->target = r->leader_transfer->to;
     }
     return q;
 }
@@ -285,6 +301,9 @@ static void srv_act(struct srv *s, struct sreq *q)
     case SRV_OVERSIZE_ONCE:
         answer_ok(s, q, 4096);
         s->mode = SRV_AUTO;
+        break;
+    case SRV_SHUTDOWN:
+        answer_err(q, RAFT_ESHUTDOWN, NULL);
         break;
     }
 }
@@ -456,7 +475,7 @@ static void on_guard_stop(uv_timer_t *h)
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-    (void)snprintf(dst, cap, "%s", src != NULL ? src : "(null)");
+    (void)snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
 static void on_result(void *arg, const struct coord_result *res)
@@ -614,6 +633,31 @@ static void test_client_put_get_del_status_roundtrip(void **state)
     assert_int_equal(s->reqs[0].timeout_ms, 1234);
     assert_true(s->reqs[1].serializable);
     assert_int_equal(s->reqs[3].op, COORD__API__REQUEST__OP_STATUS);
+}
+
+static void test_client_sends_membership_and_transfer_requests(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s = start(f, 0, SRV_AUTO);
+
+    client_open(f, s->addr, 0);
+    assert_int_equal(coord_client_member(f->c, COORD_MEMBER_ADD_LEARNER, 4, "10.0.0.4:7001",
+                                         "10.0.0.4:7000", on_result, f),
+                     0);
+    assert_int_equal(
+        coord_client_member(f->c, COORD_MEMBER_REMOVE, 2, "ignored", "ignored", on_result, f), 0);
+    assert_int_equal(coord_client_transfer(f->c, 3, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 3);
+    assert_int_equal(s->reqs[0].op, COORD__API__REQUEST__OP_MEMBER_CHANGE);
+    assert_int_equal(s->reqs[0].member_op, COORD__API__MEMBER_CHANGE__OP__ADD_LEARNER);
+    assert_int_equal(s->reqs[0].target, 4);
+    assert_string_equal(s->reqs[0].peer_addr, "10.0.0.4:7001");
+    assert_string_equal(s->reqs[0].client_addr, "10.0.0.4:7000");
+    assert_int_equal(s->reqs[1].member_op, COORD__API__MEMBER_CHANGE__OP__REMOVE);
+    assert_int_equal(s->reqs[1].target, 2);
+    assert_string_equal(s->reqs[1].peer_addr, "");
+    assert_int_equal(s->reqs[2].op, COORD__API__REQUEST__OP_LEADER_TRANSFER);
+    assert_int_equal(s->reqs[2].target, 3);
 }
 
 static void test_client_pipelines_and_matches_answers_out_of_order(void **state)
@@ -791,6 +835,91 @@ static void test_client_retries_after_eleaderless(void **state)
     assert_int_equal(s->n_conns, 1);
     /* Sent again after a pause (50 ms), not at once. */
     assert_true(uv_now(&f->loop) - start >= 50);
+}
+
+static void test_client_moves_on_from_a_node_shutting_down(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s0 = start(f, 0, SRV_SHUTDOWN);
+    struct srv *s1 = start(f, 1, SRV_AUTO);
+    char endpoints[96];
+
+    (void)snprintf(endpoints, sizeof endpoints, "%s,%s", s0->addr, s1->addr);
+    client_open(f, endpoints, 0);
+    assert_int_equal(coord_client_put(f->c, "k", 1, "v", 1, 0, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 1);
+    assert_int_equal(f->got[0].status, 0);
+    assert_string_equal(f->got[0].endpoint, s1->addr);
+    assert_int_equal(s0->n_reqs, 1);
+    assert_int_equal(s1->n_reqs, 1);
+}
+
+static void on_filler_connected(uv_connect_t *req, int status)
+{
+    int *connected = req->data;
+
+    *connected = status == 0 ? 1 : -1;
+}
+
+static void on_filler_closed(uv_handle_t *h)
+{
+    int *connected = h->data;
+
+    *connected = 2;
+}
+
+/* A dial that hangs: a listener whose accept queue (backlog 0) is filled by
+ * one connection never accepted, so that Linux drops the next SYNs. The
+ * client gives up after connect_timeout_ms and moves to the next endpoint. */
+static void test_client_connect_timeout_moves_to_the_next_endpoint(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s = start(f, 1, SRV_AUTO);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uv_tcp_t filler;
+    uv_connect_t req;
+    int connected = 0;
+    struct coord_client_opts o;
+    char endpoints[96];
+
+    assert_true(fd >= 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 0), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    assert_int_equal(uv_tcp_init(&f->loop, &filler), 0);
+    req.data = &connected;
+    assert_int_equal(
+        uv_tcp_connect(&req, &filler, (const struct sockaddr *)&sa, on_filler_connected), 0);
+    RUN_UNTIL(f, connected != 0);
+    assert_int_equal(connected, 1);
+
+    (void)snprintf(endpoints, sizeof endpoints, "127.0.0.1:%d,%s", ntohs(sa.sin_port), s->addr);
+    coord_client_opts_default(&o);
+    o.endpoints = endpoints;
+    o.connect_timeout_ms = 100;
+    assert_int_equal(coord_client_new(&f->loop, &o, &f->c), 0);
+    assert_int_equal(coord_client_get(f->c, "k", 1, 0, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 1);
+    assert_int_equal(f->got[0].status, 0);
+    assert_string_equal(f->got[0].endpoint, s->addr);
+
+    /* With only the hanging endpoint, the request fails after the timeout. */
+    client_close(f);
+    (void)snprintf(endpoints, sizeof endpoints, "127.0.0.1:%d", ntohs(sa.sin_port));
+    assert_int_equal(coord_client_new(&f->loop, &o, &f->c), 0);
+    assert_int_equal(coord_client_get(f->c, "k", 1, 0, on_result, f), 0);
+    RUN_UNTIL(f, f->n_got == 2);
+    assert_int_equal(f->got[1].status, RAFT_ENOCONN);
+    assert_non_null(strstr(f->got[1].message, "connect timed out"));
+    client_close(f);
+    /* filler lives on this stack: wait until libuv is done with it. */
+    filler.data = &connected;
+    uv_close((uv_handle_t *)&filler, on_filler_closed);
+    RUN_UNTIL(f, connected == 2);
+    assert_int_equal(close(fd), 0);
 }
 
 static void test_client_pinned_never_leaves_its_endpoint(void **state)
@@ -1091,6 +1220,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_client_put_get_del_status_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_sends_membership_and_transfer_requests, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_client_pipelines_and_matches_answers_out_of_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_times_out_unanswered_requests, setup, teardown),
@@ -1104,6 +1235,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_follows_enotleader_to_the_leader, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_retries_after_eleaderless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_moves_on_from_a_node_shutting_down, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_connect_timeout_moves_to_the_next_endpoint,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_pinned_never_leaves_its_endpoint, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_close_cancels_requests_in_flight, setup,
