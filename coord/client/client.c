@@ -69,7 +69,6 @@
  */
 #include "coord/client/client.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,12 +199,6 @@ struct coord_client {
     coord_client_close_cb close_cb;
     void *close_arg;
 };
-
-#if defined(__GNUC__) || defined(__clang__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
 
 static void dispatch(struct coord_client *c);
 static void on_timer(uv_timer_t *h);
@@ -567,20 +560,13 @@ static void finish(struct req *r, struct coord_result *res)
     }
 }
 
-/* Finish r, already detached, with an error the client found. */
-static void fail(struct req *r, int status, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void fail(struct req *r, int status, const char *fmt, ...)
+/* Finish r, already detached, with an error the client found; msg is
+ * copied into the answer's memory. */
+static void fail(struct req *r, int status, const char *msg)
 {
     struct coord_result res;
-    char msg[ENDPOINT_MAX + 2 * ERR_DETAIL_LEN];
-    const char *kept;
-    va_list ap;
+    const char *kept = coord_client_arena_strdup(&r->c->arena, msg);
 
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    kept = coord_client_arena_strdup(&r->c->arena, msg);
     memset(&res, 0, sizeof res);
     res.status = status;
     res.message = kept != NULL ? kept : "";
@@ -622,7 +608,7 @@ static void fail_list(struct req_list *l, int status, const char *msg)
         struct req *next = r->qnext;
 
         r->qnext = NULL;
-        fail(r, status, "%s", msg);
+        fail(r, status, msg);
         r = next;
     }
     l->head = NULL;
@@ -1262,15 +1248,17 @@ static void on_timer(uv_timer_t *h)
 {
     struct coord_client *c = h->data;
     uint64_t now = uv_now(c->loop);
+    char msg[64];
     struct req *r;
 
     c->timer_due = 0;
+    (void)snprintf(msg, sizeof msg, "no answer within %u ms", (unsigned)c->opts.timeout_ms);
     if (c->conn != NULL && c->conn->state != CONN_OPEN && c->conn->connect_deadline <= now) {
         conn_fail(c->conn, RAFT_ETIMEDOUT, "connect timed out");
     }
     while (!c->closing && (r = c->all_head) != NULL && r->deadline <= now) {
         detach(r);
-        fail(r, RAFT_ETIMEDOUT, "no answer within %u ms", (unsigned)c->opts.timeout_ms);
+        fail(r, RAFT_ETIMEDOUT, msg);
     }
     if (c->closing) {
         return;
