@@ -110,15 +110,21 @@ struct coord_client;
 void coord_client_opts_default(struct coord_client_opts *opts);
 
 /* Create a client on loop (borrowed until the close callback). It connects
- * lazily, on the first request. *out returns owned: coord_client_close().
+ * lazily, on the first request. While no request is outstanding it keeps
+ * no handle of loop active (an open connection is unreferenced), so
+ * uv_run(loop, UV_RUN_DEFAULT) returns once every request is answered.
+ * Zeros in opts (timeout_ms, connect_timeout_ms, max_frame, max_inflight)
+ * mean the defaults. *out returns owned: coord_client_close().
  * Errors: RAFT_EINVAL (no endpoint, an endpoint not host:port, more than
  * COORD_CLIENT_MAX_ENDPOINTS, opts.first not below the number of endpoints),
  * RAFT_ENOMEM. Loop thread. */
 int coord_client_new(uv_loop_t *loop, const struct coord_client_opts *opts,
                      struct coord_client **out);
 
-/* Fail every request not yet answered with RAFT_ECANCELED, close the
- * connection; cb(arg) runs once c is freed (cb may be NULL). Loop thread. */
+/* Fail every request not yet answered with RAFT_ECANCELED (their callbacks
+ * run inside this call; requests they submit fail with RAFT_ESHUTDOWN),
+ * close the connection; cb(arg) runs once c is freed (cb may be NULL).
+ * Call it once. Loop thread. */
 void coord_client_close(struct coord_client *c, coord_client_close_cb cb, void *arg);
 
 /* Requests. Each returns 0 and calls cb exactly once later (never from
@@ -129,7 +135,10 @@ void coord_client_close(struct coord_client *c, coord_client_close_cb cb, void *
  * of coord/cmd.h), RAFT_EBUSY (max_inflight reached), RAFT_ESHUTDOWN
  * (closing), RAFT_ENOMEM. cb may report any RAFT_E* code the node sends,
  * and RAFT_ETIMEDOUT, RAFT_ENOCONN (no endpoint reachable, or the outcome
- * of a sent write is unknown), RAFT_ECANCELED (closed). Loop thread. */
+ * of a sent write is unknown), RAFT_ECANCELED (closed), and for every
+ * request on a connection that had to be dropped: RAFT_ETOOBIG (an answer
+ * over opts.max_frame), RAFT_EPROTO (a malformed answer), RAFT_ENOMEM.
+ * Loop thread. */
 int coord_client_put(struct coord_client *c, const void *key, size_t key_len, const void *value,
                      size_t value_len, unsigned flags, coord_client_cb cb, void *arg);
 int coord_client_get(struct coord_client *c, const void *key, size_t key_len, unsigned flags,
@@ -141,7 +150,10 @@ int coord_client_del(struct coord_client *c, const void *key, size_t key_len, co
                      size_t range_end_len, unsigned flags, coord_client_cb cb, void *arg);
 /* The status of the node the client is connected to (not forwarded). */
 int coord_client_status(struct coord_client *c, coord_client_cb cb, void *arg);
-/* Forwarded to the leader. peer_addr and client_addr: ADD_LEARNER only. */
+/* Forwarded to the leader. peer_addr and client_addr: ADD_LEARNER only
+ * (ignored otherwise; client_addr may be NULL). Also RAFT_EINVAL: op not an
+ * enum coord_member_op, id 0, ADD_LEARNER without peer_addr; RAFT_ETOOBIG:
+ * an address of 128 bytes or more (RAFT_ADDR_MAX, raft/raft.h). */
 int coord_client_member(struct coord_client *c, enum coord_member_op op, uint64_t id,
                         const char *peer_addr, const char *client_addr, coord_client_cb cb,
                         void *arg);
