@@ -1856,6 +1856,44 @@ static struct upstream *upstream_get(struct coord_server *s, raft_id leader, con
     return s->up;
 }
 
+/* Queue req on up under a new id, bound to c until answered or failed. */
+static void forward_on(struct conn *c, const struct coord_api_request *req, struct upstream *up,
+                       uint32_t timeout)
+{
+    struct coord_server *s = c->w.s;
+    size_t before = up->w.pending.len;
+    struct req *r = req_get(s);
+    int rv = r != NULL
+                 ? coord_codec_client_forward(s->cc, req, up->next_id + 1, timeout, &up->w.pending)
+                 : RAFT_ENOMEM;
+
+    /* The copy is a few bytes longer than the client's frame: one at the
+     * limit would make the leader (same limit) close the whole connection. */
+    if (rv == 0 && up->w.pending.len - before - COORD_FRAME_HEADER_LEN > s->max_request) {
+        up->w.pending.len = before;
+        rv = RAFT_ETOOBIG;
+    }
+    if (rv != 0) {
+        if (r != NULL) {
+            req_put(r); /* never the last busy count: s is not closing */
+        }
+        reply_error(c, req->id, rv, "forwarding to leader %llu", (ull)up->leader);
+        return;
+    }
+    r->up_id = ++up->next_id;
+    r->timeout_ms = timeout;
+    r->deadline = uv_now(s->loop) + timeout + FORWARD_GRACE_MS;
+    req_attach(r, c, req->id, REQ_FORWARD);
+    fwd_insert(up, r);
+    s->stats.forwarded++;
+    if (up->state == UP_ACTIVE) {
+        mark_dirty(&up->w);
+    }
+    if (up->head == r) {
+        arm_timer(s);
+    }
+}
+
 /* Send req, which this follower cannot serve, to the leader's client port;
  * its answer goes back to c under the client's id. */
 static void forward(struct conn *c, const struct coord_api_request *req)
@@ -1864,7 +1902,6 @@ static void forward(struct conn *c, const struct coord_api_request *req)
     char addr[RAFT_ADDR_MAX] = "";
     raft_id leader = 0;
     struct upstream *up;
-    struct req *r;
     uint32_t timeout = req->timeout_ms != 0 ? req->timeout_ms : s->timeout_ms;
     int code = RAFT_ENOMEM;
     int rv = coord_node_leader(s->node, &leader, addr, sizeof addr);
@@ -1884,6 +1921,10 @@ static void forward(struct conn *c, const struct coord_api_request *req)
         return;
     }
     up = upstream_get(s, leader, addr, &code);
+    if (up == NULL && code == RAFT_ENOMEM) {
+        reply_error(c, req->id, code, "forwarding to leader %llu", (ull)leader);
+        return;
+    }
     if (up == NULL) {
         reply_error(c, req->id, code, "leader %llu at %s unreachable: request not sent",
                     (ull)leader, addr);
@@ -1893,29 +1934,7 @@ static void forward(struct conn *c, const struct coord_api_request *req)
         reply_error(c, req->id, RAFT_EBUSY, "forwarding queue to leader %llu full", (ull)leader);
         return;
     }
-    r = req_get(s);
-    rv = r != NULL
-             ? coord_codec_client_forward(s->cc, req, up->next_id + 1, timeout, &up->w.pending)
-             : RAFT_ENOMEM;
-    if (rv != 0) {
-        if (r != NULL) {
-            req_put(r);
-        }
-        reply_error(c, req->id, rv, "forwarding to leader %llu", (ull)leader);
-        return;
-    }
-    r->up_id = ++up->next_id;
-    r->timeout_ms = timeout;
-    r->deadline = uv_now(s->loop) + timeout + FORWARD_GRACE_MS;
-    req_attach(r, c, req->id, REQ_FORWARD);
-    fwd_insert(up, r);
-    s->stats.forwarded++;
-    if (up->state == UP_ACTIVE) {
-        mark_dirty(&up->w);
-    }
-    if (up->head == r) {
-        arm_timer(s);
-    }
+    forward_on(c, req, up, timeout);
 }
 
 /* ---- the timer: forward deadlines, stalled connections, accept retries ------------------ */

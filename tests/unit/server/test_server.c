@@ -1220,6 +1220,40 @@ static void test_server_forwarded_copy_is_never_forwarded_again(void **state)
     assert_int_equal(stats_of(&f->srv[0]).forwarded, 0);
 }
 
+static void test_server_forwarded_copy_over_the_limit_is_refused_here(void **state)
+{
+    struct fx *f = *state;
+    struct coord_config cfg;
+    struct tc *t;
+    struct bytes b = {0};
+    char value[1024] = {0};
+    size_t len;
+    int i;
+
+    for (i = 0; i < N_SRV; i++) {
+        srv_config(f, i, &cfg);
+        cfg.max_request_bytes = 1024;
+        srv_start_cfg(f, i, &cfg);
+    }
+    fake_node_set_follower(f->srv[1].node, 1, f->srv[0].addr);
+    t = tc_connect(f, f->srv[1].addr);
+    /* A frame of exactly max_request_bytes: its forwarded copy is longer. */
+    for (len = 900; len < sizeof value; len++) {
+        add_put(&b, 1, "k", value, len, NULL);
+        if (b.len - 4 >= 1024) {
+            break;
+        }
+        free(b.base);
+        memset(&b, 0, sizeof b);
+    }
+    assert_int_equal(b.len - 4, 1024);
+    assert_int_equal(err_of(tc_call(t, &b, 1)), (uint32_t)-RAFT_ETOOBIG);
+    add_put(&b, 2, "k", value, 100, NULL);
+    assert_int_equal(err_of(tc_call(t, &b, 2)), 0);
+    assert_int_equal(stats_of(&f->srv[1]).upstream_connects, 1);
+    assert_int_equal(stats_of(&f->srv[0]).protocol_errors, 0);
+}
+
 /* An address nothing listens on. */
 static void dead_addr(struct fx *f, char *out, size_t cap)
 {
@@ -1580,6 +1614,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_forwarded_copy_is_never_forwarded_again, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_server_forwarded_copy_over_the_limit_is_refused_here,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_unreachable_leader_fails_not_sent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_forwarded_request_times_out_locally, setup,
