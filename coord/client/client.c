@@ -99,6 +99,8 @@
 #define KEEPALIVE_S                10u
 #define ERR_DETAIL_LEN             160u
 
+_Static_assert(RAFT_ADDR_MAX == 128, "client.h names 128 as coord_client_member()'s limit");
+
 struct endpoint {
     char addr[ENDPOINT_MAX]; /* as given: "host:port" or "[v6]:port" */
     char host[ENDPOINT_MAX]; /* without brackets */
