@@ -1524,7 +1524,9 @@ void coord_node_status(const struct coord_node *n, struct coord_node_status *st)
         if (coord_node_addr_split(c->servers[i].address, m->peer_addr, m->client_addr) != 0) {
             m->peer_addr[0] = m->client_addr[0] = '\0';
         }
-        if (raft_progress_get(n->raft, m->id, &m->match_index, &next) != 0) {
+        if (m->id == n->cfg.id && st->role == RAFT_LEADER) {
+            m->match_index = raft_persisted_get(n->raft); /* the leader's own durable log */
+        } else if (raft_progress_get(n->raft, m->id, &m->match_index, &next) != 0) {
             m->match_index = 0;
         }
         m->reachable = m->id == n->cfg.id;
