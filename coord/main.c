@@ -21,6 +21,7 @@ struct coordd {
     uv_loop_t loop;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_timer_t fatal_timer;
     struct coord_node *node;
     struct coord_server *server;
     int exit_code;
@@ -34,6 +35,7 @@ static void on_node_closed(void *arg)
     d->node = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->fatal_timer, NULL);
 }
 
 static void stop(struct coordd *d, int exit_code)
@@ -58,12 +60,19 @@ static void on_signal(uv_signal_t *h, int signum)
     stop(d, 0);
 }
 
+static void on_fatal_timer(uv_timer_t *h)
+{
+    stop(h->data, 1);
+}
+
+/* The node stopped itself on a storage failure (it logged why). Stop from
+ * a fresh loop callback, not from inside the node's own. */
 static void on_fatal(void *arg, int err)
 {
     struct coordd *d = arg;
 
     (void)err;
-    stop(d, 1);
+    (void)uv_timer_start(&d->fatal_timer, on_fatal_timer, 0, 0);
 }
 
 static int configure(struct coord_config *cfg, int argc, char **argv)
@@ -102,6 +111,8 @@ int main(int argc, char **argv)
         (void)fprintf(stderr, "coordd: cannot create the event loop\n");
         return 1;
     }
+    (void)uv_timer_init(&d.loop, &d.fatal_timer);
+    d.fatal_timer.data = &d;
     rv = coord_node_new(&d.loop, &cfg, &d.node, err, sizeof err);
     if (rv != 0) {
         (void)fprintf(stderr, "coordd: %s\n", err[0] != '\0' ? err : raft_err_str(rv));

@@ -833,7 +833,7 @@ static void carry_out(struct coord_node *n, const struct raft_update *up)
      * configuration at that index (the bootstrap one is in no entry). */
     persist(n, up, n->taking ? raft_snapshot_get(n->raft) : NULL);
     n->taking = false;
-    if (up->n_apply > 0) {
+    if (up->n_apply > 0 && n->apply_error == 0) {
         queue_apply(n, up->apply, up->n_apply);
     }
     take_reads(n, up->reads, up->n_reads);
@@ -1012,6 +1012,7 @@ static void apply_done(struct coord_node *n, struct apply_job *first, struct app
 static void snapshot_done(struct coord_node *n, struct apply_job *j)
 {
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+    raft_index old;
     int rv;
 
     n->snapshotting = false;
@@ -1022,12 +1023,15 @@ static void snapshot_done(struct coord_node *n, struct apply_job *j)
         COORD_LOG(ERROR, "snapshot failed err=%s", raft_err_name(j->status));
         return;
     }
+    /* Set before the step, which may already send the new snapshot. */
+    old = n->snap_index;
     n->snap_index = j->meta.index;
     ev.snapshot_taken.index = j->meta.index;
     n->taking = true;
     rv = step(n, &ev, NULL);
     n->taking = false;
     if (rv != 0) {
+        n->snap_index = old; /* e.g. a received snapshot overtook it */
         COORD_LOG(WARN, "snapshot refused by the core index=%llu err=%s", (ull)j->meta.index,
                   raft_err_name(rv));
         return;
