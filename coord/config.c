@@ -161,7 +161,8 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         item[len] = '\0';
         eq = strchr(item, '=');
         if (eq == NULL) {
-            return fail(err, err_len, "initial_members: '%s' is not ID=HOST:PORT[/HOST:PORT]", item);
+            return fail(err, err_len, "initial_members: '%s' is not ID=HOST:PORT[/HOST:PORT]",
+                        item);
         }
         *eq = '\0';
         slash = strchr(eq + 1, '/');
@@ -170,7 +171,8 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
             *slash = '\0';
             if (strlen(slash + 1) >= sizeof m->client_addr ||
                 coord_config_split_addr(slash + 1, host, sizeof host, &port) != 0) {
-                return fail(err, err_len, "initial_members: client address '%s' of id %s is not HOST:PORT",
+                return fail(err, err_len,
+                            "initial_members: client address '%s' of id %s is not HOST:PORT",
                             slash + 1, item);
             }
             strcpy(m->client_addr, slash + 1);

@@ -39,6 +39,7 @@
  */
 #include "coord/node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -49,7 +50,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "coord/log.h"
 #include "coord/storage/log.h"
@@ -72,25 +72,25 @@ typedef unsigned long long ull;
 enum req_kind { REQ_PROPOSE = 1, REQ_READ = 2, REQ_CONF = 3, REQ_TRANSFER = 4 };
 
 enum req_state {
-    RS_QUEUED = 1,    /* propose / read: waiting for flush() */
-    RS_INDEX = 2,     /* read: waiting for its ReadIndex round */
-    RS_WAIT = 3,      /* index known: waiting for apply */
-    RS_DONE = 4,      /* result set, in the done list */
+    RS_QUEUED = 1, /* propose / read: waiting for flush() */
+    RS_INDEX = 2,  /* read: waiting for its ReadIndex round */
+    RS_WAIT = 3,   /* index known: waiting for apply */
+    RS_DONE = 4,   /* result set, in the done list */
 };
 
 struct req {
     struct req *prev;
     struct req *next;
-    uint8_t kind;    /* enum req_kind */
-    uint8_t state;   /* enum req_state */
+    uint8_t kind;  /* enum req_kind */
+    uint8_t state; /* enum req_state */
     bool linearizable;
-    raft_index index; /* entry index, or the read index */
-    raft_term term;   /* propose, conf: the term the entry was appended in */
-    uint64_t round;   /* read: the READ_INDEX id it waits for */
+    raft_index index;  /* entry index, or the read index */
+    raft_term term;    /* propose, conf: the term the entry was appended in */
+    uint64_t round;    /* read: the READ_INDEX id it waits for */
     uint64_t deadline; /* uv_now() ms */
-    size_t off;       /* queued propose: where its bytes start in submit_buf */
+    size_t off;        /* queued propose: where its bytes start in submit_buf */
     size_t len;
-    int status;       /* RS_DONE: the outcome */
+    int status; /* RS_DONE: the outcome */
     const char *message;
     raft_id leader;
     coord_node_cb cb;
@@ -111,8 +111,8 @@ struct persist_job {
     size_t n_msgs_after;
     raft_index persisted_index; /* 0: nothing to report */
     raft_term persisted_term;
-    bool installed;                  /* it recorded a received snapshot */
-    struct raft_snapshot_meta meta;  /* installed or taken snapshot */
+    bool installed;                 /* it recorded a received snapshot */
+    struct raft_snapshot_meta meta; /* installed or taken snapshot */
     bool taken;
 };
 
@@ -128,7 +128,7 @@ struct apply_job {
     char path[PATH_LEN]; /* AJ_INSTALL: the file; AJ_SNAPSHOT: the snap dir */
     /* Filled by the thread: */
     int status;
-    bool has_output;               /* AJ_APPLY: out holds this and earlier merged jobs */
+    bool has_output; /* AJ_APPLY: out holds this and earlier merged jobs */
     struct coord_fsm_output out;
     struct raft_snapshot_meta meta; /* AJ_SNAPSHOT: what the snapshot covers */
     raft_index applied;
@@ -165,8 +165,8 @@ struct coord_node {
     /* The apply thread. */
     uv_thread_t apply_thread;
     bool apply_started;
-    uv_mutex_t mu;       /* guards submitted, done, stop */
-    uv_cond_t cond;      /* signalled on submitted */
+    uv_mutex_t mu;  /* guards submitted, done, stop */
+    uv_cond_t cond; /* signalled on submitted */
     struct apply_queue submitted;
     struct apply_queue done_jobs;
     raft_index apply_queued; /* loop: last index handed to the thread */
@@ -181,14 +181,14 @@ struct coord_node {
     int storage_error;
 
     /* Snapshots. */
-    raft_index snap_index; /* of the file snap/snapshot-<index>.mdb we serve */
+    raft_index snap_index;    /* of the file snap/snapshot-<index>.mdb we serve */
     raft_index snap_recorded; /* recorded by the log */
 
     /* Requests. */
     struct req_list props;   /* sorted by index */
     struct req_list submits; /* queued proposals, in order */
     struct req_list reads;
-    struct req_list others;  /* conf changes, transfers */
+    struct req_list others; /* conf changes, transfers */
     struct req_list done;
     struct req *free_reqs;
     size_t n_free;
@@ -284,8 +284,7 @@ static struct req *req_new(struct coord_node *n, uint8_t kind, uint32_t timeout_
     }
     memset(r, 0, sizeof *r);
     r->kind = kind;
-    r->deadline =
-        uv_now(n->loop) + (timeout_ms != 0 ? timeout_ms : n->cfg.request_timeout_ms);
+    r->deadline = uv_now(n->loop) + (timeout_ms != 0 ? timeout_ms : n->cfg.request_timeout_ms);
     r->cb = cb;
     r->arg = arg;
     return r;
@@ -341,8 +340,7 @@ static void drain(struct coord_node *n)
 
 static void snap_path(const struct coord_node *n, raft_index index, char *out)
 {
-    (void)snprintf(out, PATH_LEN, "%s/" SNAP_PREFIX "%020llu" SNAP_SUFFIX, n->snap_dir,
-                   (ull)index);
+    (void)snprintf(out, PATH_LEN, "%s/" SNAP_PREFIX "%020llu" SNAP_SUFFIX, n->snap_dir, (ull)index);
 }
 
 static int fsync_dir(const char *dir)
@@ -386,8 +384,7 @@ static void snap_cleanup(const struct coord_node *n, raft_index keep, bool tempo
         size_t plen = strlen(SNAP_PREFIX);
         bool old = strncmp(e->d_name, SNAP_PREFIX, plen) == 0 &&
                    strtoull(e->d_name + plen, NULL, 10) < keep;
-        bool tmp = temporaries && strncmp(e->d_name, SNAP_PREFIX, plen) != 0 &&
-                   e->d_name[0] != '.';
+        bool tmp = temporaries && strncmp(e->d_name, SNAP_PREFIX, plen) != 0 && e->d_name[0] != '.';
 
         if (!old && !tmp) {
             continue;
@@ -664,8 +661,8 @@ static void persist(struct coord_node *n, const struct raft_update *up,
     struct persist_job *j;
     int rv;
 
-    if (up->snapshot == NULL && up->n_entries == 0 && !up->hs_changed &&
-        up->compact_index == 0 && up->n_msgs_after == 0 && taken == NULL) {
+    if (up->snapshot == NULL && up->n_entries == 0 && !up->hs_changed && up->compact_index == 0 &&
+        up->n_msgs_after == 0 && taken == NULL) {
         return;
     }
     j = raft_calloc(1, sizeof *j);
@@ -809,8 +806,7 @@ static void observe(struct coord_node *n, const struct raft_update *up)
     if (up->conf_changed) {
         const struct raft_conf *c = raft_conf_get(n->raft);
 
-        COORD_LOG(INFO, "configuration changed servers=%u voters=%u", c->n,
-                  raft_conf_n_voters(c));
+        COORD_LOG(INFO, "configuration changed servers=%u voters=%u", c->n, raft_conf_n_voters(c));
         set_peers(n);
     }
 }
@@ -918,8 +914,8 @@ static void on_persisted(void *arg, void *job_arg, int status)
                 snap_path(n, j->meta.index, aj->path);
                 n->installing = true;
                 n->apply_queued = j->meta.index;
-                COORD_LOG(INFO, "snapshot install started index=%llu term=%llu",
-                          (ull)j->meta.index, (ull)j->meta.term);
+                COORD_LOG(INFO, "snapshot install started index=%llu term=%llu", (ull)j->meta.index,
+                          (ull)j->meta.term);
                 apply_submit(n, aj);
             }
         }
@@ -1036,8 +1032,7 @@ static void snapshot_done(struct coord_node *n, struct apply_job *j)
                   raft_err_name(rv));
         return;
     }
-    COORD_LOG(INFO, "snapshot taken index=%llu term=%llu", (ull)j->meta.index,
-              (ull)j->meta.term);
+    COORD_LOG(INFO, "snapshot taken index=%llu term=%llu", (ull)j->meta.index, (ull)j->meta.term);
 }
 
 static void install_done(struct coord_node *n, struct apply_job *j)
@@ -1058,8 +1053,7 @@ static void install_done(struct coord_node *n, struct apply_job *j)
     COORD_LOG(INFO, "snapshot installed index=%llu revision=%llu", (ull)n->applied,
               (ull)n->revision);
     while ((r = n->props.head) != NULL && r->index <= n->applied) {
-        answer(n, r, RAFT_ETIMEDOUT, "outcome unknown: the state was replaced by a snapshot",
-               NULL);
+        answer(n, r, RAFT_ETIMEDOUT, "outcome unknown: the state was replaced by a snapshot", NULL);
     }
 }
 
@@ -1293,8 +1287,7 @@ static void on_snapshot_received(void *arg, const struct raft_msg *m)
     }
     snap_path(n, m->snapshot->index, path);
     /* Durable under its final name before the core may record it (note 4). */
-    if (rename((const char *)m->snapshot_data.base, path) != 0 ||
-        fsync_dir(n->snap_dir) != 0) {
+    if (rename((const char *)m->snapshot_data.base, path) != 0 || fsync_dir(n->snap_dir) != 0) {
         COORD_LOG(ERROR, "received snapshot not kept path=%s err=%s", path, strerror(errno));
         (void)unlink((const char *)m->snapshot_data.base);
         return;
@@ -1394,8 +1387,8 @@ int coord_node_propose(struct coord_node *n, const struct raft_buf *cmd, uint32_
     return 0;
 }
 
-int coord_node_read(struct coord_node *n, bool linearizable, uint32_t timeout_ms,
-                    coord_node_cb cb, void *arg)
+int coord_node_read(struct coord_node *n, bool linearizable, uint32_t timeout_ms, coord_node_cb cb,
+                    void *arg)
 {
     struct req *r;
 
@@ -1455,8 +1448,7 @@ int coord_node_conf_change(struct coord_node *n, uint8_t op, raft_id id, const c
         drain(n);
         return rv;
     }
-    COORD_LOG(INFO, "membership change proposed op=%u id=%llu index=%llu", op, (ull)id,
-              (ull)index);
+    COORD_LOG(INFO, "membership change proposed op=%u id=%llu index=%llu", op, (ull)id, (ull)index);
     r->state = RS_WAIT;
     r->index = index;
     r->term = raft_term_get(n->raft);
@@ -1615,7 +1607,8 @@ static int reconcile(struct coord_node *n, const struct coord_log_recovered *rec
         return 0;
     }
     snap_path(n, rec->snapshot.index, path);
-    COORD_LOG(WARN, "state machine behind the log's snapshot applied=%llu snapshot=%llu: installing %s",
+    COORD_LOG(WARN,
+              "state machine behind the log's snapshot applied=%llu snapshot=%llu: installing %s",
               (ull)applied, (ull)rec->snapshot.index, path);
     rv = coord_fsm_install(n->fsm, path);
     if (rv != 0) {
@@ -1640,9 +1633,8 @@ static int bootstrap(struct coord_node *n, struct coord_log_recovered *rec, char
     }
     for (i = 0; i < n->cfg.n_members; i++) {
         const struct coord_config_member *m = &n->cfg.members[i];
-        const char *client = m->id == n->cfg.id && m->client_addr[0] == '\0'
-                                 ? n->cfg.client_addr
-                                 : m->client_addr;
+        const char *client =
+            m->id == n->cfg.id && m->client_addr[0] == '\0' ? n->cfg.client_addr : m->client_addr;
 
         rv = coord_node_addr_join(m->peer_addr, client, address);
         if (rv == 0) {
@@ -1899,8 +1891,7 @@ static void stop_apply(struct coord_node *n)
     while ((j = n->done_jobs.head) != NULL) {
         n->done_jobs.head = j->next;
         if (j->type == AJ_STOP && j->status != 0) {
-            COORD_LOG(ERROR, "state machine sync at close failed err=%s",
-                      raft_err_name(j->status));
+            COORD_LOG(ERROR, "state machine sync at close failed err=%s", raft_err_name(j->status));
         }
         apply_job_free(j);
     }

@@ -121,8 +121,8 @@ int coord_node_propose(struct coord_node *n, const struct raft_buf *cmd, uint32_
  * Errors: RAFT_EBUSY, RAFT_ESHUTDOWN, RAFT_ENOMEM. cb may report
  * RAFT_ELEADERLESS, RAFT_ENOTLEADER (leader changed), RAFT_ETIMEDOUT.
  * Loop thread. */
-int coord_node_read(struct coord_node *n, bool linearizable, uint32_t timeout_ms,
-                    coord_node_cb cb, void *arg);
+int coord_node_read(struct coord_node *n, bool linearizable, uint32_t timeout_ms, coord_node_cb cb,
+                    void *arg);
 
 /* The state machine, for reads inside a coord_node_read() callback only.
  * Returns view. */

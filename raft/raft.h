@@ -57,7 +57,7 @@ enum raft_server_role {
 };
 
 #define RAFT_ADDR_MAX    128 /* bytes of an address, NUL included */
-#define RAFT_MAX_SERVERS 16 /* voters and learners together */
+#define RAFT_MAX_SERVERS 16  /* voters and learners together */
 
 struct raft_server {
     raft_id id;                  /* > 0, unique in a configuration */

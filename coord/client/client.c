@@ -1182,8 +1182,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             break;
         }
         if (rv < 0) {
-            conn_fail(conn, rv, rv == RAFT_ETOOBIG ? "response frame too large: is this a coord client port?"
-                                       : "out of memory");
+            conn_fail(conn, rv,
+                      rv == RAFT_ETOOBIG ? "response frame too large: is this a coord client port?"
+                                         : "out of memory");
             break;
         }
         on_frame(conn, &body);

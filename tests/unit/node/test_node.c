@@ -109,8 +109,8 @@ static void configure(struct fx *f, size_t n, uint64_t snapshot_entries)
         c->request_timeout_ms = 5000;
         for (k = 0; k < n; k++) {
             c->members[k].id = k + 1;
-            (void)snprintf(c->members[k].peer_addr, sizeof c->members[k].peer_addr,
-                           "127.0.0.1:%d", ports[k]);
+            (void)snprintf(c->members[k].peer_addr, sizeof c->members[k].peer_addr, "127.0.0.1:%d",
+                           ports[k]);
             (void)snprintf(c->members[k].client_addr, sizeof c->members[k].client_addr,
                            "127.0.0.1:%d", 1000 + (int)k);
         }
@@ -220,8 +220,7 @@ static struct raft_buf put_cmd(const char *key, const char *value)
     return out;
 }
 
-static int propose_put(struct fx *f, size_t i, const char *key, const char *value,
-                       struct answer *a)
+static int propose_put(struct fx *f, size_t i, const char *key, const char *value, struct answer *a)
 {
     struct raft_buf cmd = put_cmd(key, value);
     int rv = coord_node_propose(f->node[i], &cmd, 0, on_answer, a);
@@ -475,9 +474,8 @@ static void test_node_membership_and_transfer(void **state)
     assert_false(st.members[3].voter);
     assert_string_equal(st.members[3].client_addr, "127.0.0.1:2");
     memset(&a, 0, sizeof a);
-    assert_int_equal(coord_node_conf_change(f->node[l], RAFT_CONF_REMOVE, 9, NULL, NULL, 0,
-                                            on_answer, &a),
-                     0);
+    assert_int_equal(
+        coord_node_conf_change(f->node[l], RAFT_CONF_REMOVE, 9, NULL, NULL, 0, on_answer, &a), 0);
     RUN_UNTIL(f, a.done);
     assert_int_equal(a.status, 0);
 
