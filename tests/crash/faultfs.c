@@ -52,6 +52,40 @@ static struct faultfs_file *find(struct faultfs *fs, const struct stat *st)
     return NULL;
 }
 
+/* Stop tracking files[i]: forget its writes, close our descriptor. */
+static void untrack(struct faultfs *fs, size_t i)
+{
+    struct faultfs_file *f = &fs->files[i];
+    size_t k;
+
+    for (k = 0; k < f->n_writes; k++) {
+        free(f->writes[k].pre);
+    }
+    free(f->writes);
+    close(f->fd);
+    *f = fs->files[fs->n_files - 1];
+    fs->n_files--;
+}
+
+/* Make room in a full table: files deleted since then no longer matter, as
+ * no crash can bring them back. */
+static void purge_unlinked(struct faultfs *fs)
+{
+    struct stat st;
+    size_t i = 0;
+
+    while (i < fs->n_files) {
+        if (fstat(fs->files[i].fd, &st) != 0) {
+            die("fstat of a tracked file failed");
+        }
+        if (st.st_nlink == 0) {
+            untrack(fs, i);
+        } else {
+            i++;
+        }
+    }
+}
+
 /* The tracked file behind fd, added when new. Our own descriptor is opened
  * read-write through /proc, since the log may hold fd write-only and may
  * close it before the crash. */
@@ -69,6 +103,9 @@ static struct faultfs_file *track(struct faultfs *fs, int fd)
         return f;
     }
     if (fs->n_files == FAULTFS_FILES_MAX) {
+        purge_unlinked(fs);
+    }
+    if (fs->n_files == FAULTFS_FILES_MAX) {
         die("too many files with unflushed writes");
     }
     f = &fs->files[fs->n_files];
@@ -80,10 +117,6 @@ static struct faultfs_file *track(struct faultfs *fs, int fd)
     }
     f->dev = (uint64_t)st.st_dev;
     f->ino = (uint64_t)st.st_ino;
-    f->writes = calloc(FAULTFS_WRITES_MAX, sizeof(*f->writes));
-    if (f->writes == NULL) {
-        die("out of memory");
-    }
     fs->n_files++;
     return f;
 }
@@ -129,14 +162,38 @@ static void write_exact(int fd, const uint8_t *buf, size_t len, uint64_t off)
     }
 }
 
+/* The kernel writes dirty pages back on its own: the oldest half of f's
+ * writes reach the disk and can no longer be undone. */
+static void write_back(struct faultfs_file *f)
+{
+    size_t k = f->n_writes / 2;
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        free(f->writes[i].pre);
+    }
+    memmove(f->writes, f->writes + k, (f->n_writes - k) * sizeof(*f->writes));
+    f->n_writes -= k;
+}
+
 /* Save what a write of len bytes at off into fd is about to overwrite. */
 static struct faultfs_write *record(struct faultfs *fs, int fd, size_t len, uint64_t off)
 {
     struct faultfs_file *f = track(fs, fd);
     struct faultfs_write *w;
+    size_t cap;
 
     if (f->n_writes == FAULTFS_WRITES_MAX) {
-        die("too many unflushed writes to one file");
+        write_back(f);
+    }
+    if (f->n_writes == f->cap_writes) {
+        cap = f->cap_writes == 0 ? 16 : 2 * f->cap_writes;
+        w = realloc(f->writes, cap * sizeof(*w));
+        if (w == NULL) {
+            die("out of memory");
+        }
+        f->writes = w;
+        f->cap_writes = cap;
     }
     w = &f->writes[f->n_writes++];
     w->off = off;
@@ -152,16 +209,6 @@ static struct faultfs_write *record(struct faultfs *fs, int fd, size_t len, uint
     return w;
 }
 
-static void forget_writes(struct faultfs_file *f)
-{
-    size_t i;
-
-    for (i = 0; i < f->n_writes; i++) {
-        free(f->writes[i].pre);
-    }
-    f->n_writes = 0;
-}
-
 /* fd was flushed: its writes are durable, nothing to undo any more. */
 static void flushed(struct faultfs *fs, int fd)
 {
@@ -172,23 +219,22 @@ static void flushed(struct faultfs *fs, int fd)
         die("fstat of a hooked descriptor failed");
     }
     f = find(fs, &st);
-    if (f == NULL) {
-        return;
+    if (f != NULL) {
+        untrack(fs, (size_t)(f - fs->files));
     }
-    forget_writes(f);
-    free(f->writes);
-    close(f->fd);
-    *f = fs->files[fs->n_files - 1];
-    fs->n_files--;
 }
 
 static ssize_t hook_pwrite(void *arg, int fd, const void *buf, size_t len, off_t off)
 {
     struct faultfs *fs = arg;
     struct faultfs_write *w = NULL;
-    bool crash = point(fs);
+    bool crash;
     ssize_t n;
 
+    if (fs->down) {
+        die("pwrite by a process that crashed");
+    }
+    crash = point(fs);
     fs->n_writes++;
     if (crash && fs->mode != FAULTFS_POWER) {
         faultfs_crash(fs); /* the write never happens */
@@ -210,6 +256,9 @@ static int hook_fdatasync(void *arg, int fd)
 {
     struct faultfs *fs = arg;
 
+    if (fs->down) {
+        return 0; /* the process is gone: nothing reaches the disk */
+    }
     fs->n_syncs++;
     if (point(fs)) {
         faultfs_crash(fs); /* before the flush: it promised nothing yet */
@@ -264,26 +313,47 @@ static void lose_file(struct faultfs *fs, struct faultfs_file *f)
     undo(f->fd, w, torn);
 }
 
-_Noreturn void faultfs_crash(struct faultfs *fs)
-{
-    size_t i;
-
-    if (fs->mode == FAULTFS_POWER) {
-        for (i = 0; i < fs->n_files; i++) {
-            lose_file(fs, &fs->files[i]);
-        }
-    }
-    _exit(FAULTFS_EXIT_CRASHED);
-}
-
-void faultfs_close(struct faultfs *fs)
+/* A power loss: each file keeps a random prefix of its unflushed writes. */
+static void lose_all(struct faultfs *fs)
 {
     size_t i;
 
     for (i = 0; i < fs->n_files; i++) {
-        forget_writes(&fs->files[i]);
-        free(fs->files[i].writes);
-        close(fs->files[i].fd);
+        lose_file(fs, &fs->files[i]);
     }
-    fs->n_files = 0;
+}
+
+_Noreturn void faultfs_crash(struct faultfs *fs)
+{
+    if (fs->mode == FAULTFS_POWER) {
+        lose_all(fs);
+    }
+    _exit(FAULTFS_EXIT_CRASHED);
+}
+
+void faultfs_crash_here(struct faultfs *fs, enum faultfs_mode mode)
+{
+    if (fs->mode != FAULTFS_POWER || fs->down) {
+        die("faultfs_crash_here needs a running fs in mode POWER");
+    }
+    if (mode == FAULTFS_POWER) {
+        lose_all(fs);
+        /* What survived is on the disk now: nothing is left to undo. */
+        while (fs->n_files > 0) {
+            untrack(fs, fs->n_files - 1);
+        }
+    }
+    fs->down = true;
+}
+
+void faultfs_restart(struct faultfs *fs)
+{
+    fs->down = false;
+}
+
+void faultfs_close(struct faultfs *fs)
+{
+    while (fs->n_files > 0) {
+        untrack(fs, fs->n_files - 1);
+    }
 }

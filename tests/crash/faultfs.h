@@ -3,13 +3,15 @@
  * through struct coord_log_io. Every pwrite and every fdatasync the log
  * issues is one numbered "point"; at a chosen point the process dies as a
  * kill -9 would leave it, or as a power loss would: the writes since each
- * file's last flush are partly undone. Directory operations (rename, unlink,
- * ftruncate, fallocate) and LMDB's I/O are not hooked: they survive a crash
- * whole. Single-threaded: one thread at a time calls the hooks. Test builds
- * only; never linked into coordd. */
+ * file's last flush are partly undone. faultfs_crash_here() does the same
+ * without leaving the process (the simulator crashes nodes in-process).
+ * Directory operations (rename, unlink, ftruncate, fallocate) and LMDB's I/O
+ * are not hooked: they survive a crash whole. Single-threaded: one thread at
+ * a time calls the hooks. Test builds only; never linked into coordd. */
 #ifndef TESTS_CRASH_FAULTFS_H
 #define TESTS_CRASH_FAULTFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +21,10 @@
 /* The exit status of a process that faultfs crashed on purpose. */
 #define FAULTFS_EXIT_CRASHED 42
 
-#define FAULTFS_FILES_MAX  64   /* files with unflushed writes at once */
-#define FAULTFS_WRITES_MAX 4096 /* unflushed writes per file */
+#define FAULTFS_FILES_MAX 64 /* files with unflushed writes at once */
+#define FAULTFS_WRITES_MAX                                                                         \
+    4096 /* unflushed writes per file; at this many, the oldest                                    \
+          * half is taken as written back by the kernel */
 
 enum faultfs_mode {
     FAULTFS_COUNT = 0, /* only count the points; flushes succeed */
@@ -45,6 +49,7 @@ struct faultfs_file {
     int fd; /* our own read-write descriptor of the inode */
     struct faultfs_write *writes;
     size_t n_writes;
+    size_t cap_writes; /* elements allocated in writes */
 };
 
 struct faultfs {
@@ -54,6 +59,7 @@ struct faultfs {
     uint64_t n_writes;     /* of which pwrites */
     uint64_t n_syncs;      /* of which fdatasyncs */
     struct raft_rand rand; /* POWER: what survives */
+    bool down;             /* crashed in-process (faultfs_crash_here): flushes do nothing */
     struct faultfs_file files[FAULTFS_FILES_MAX];
     size_t n_files;
 };
@@ -70,6 +76,19 @@ void faultfs_io(struct faultfs *fs, struct coord_log_io *io);
 /* Crash now, as the mode says (KILL for COUNT), without returning: exits the
  * process with FAULTFS_EXIT_CRASHED. */
 _Noreturn void faultfs_crash(struct faultfs *fs);
+
+/* Crash now without leaving the process: POWER undoes unflushed writes as
+ * faultfs_crash() does, and what is left is durable; KILL keeps them, still
+ * unflushed (a later power loss may still undo them: they are only in the
+ * page cache). The hooks then act for a dead process until
+ * faultfs_restart(): an fdatasync does nothing and returns 0, a pwrite
+ * aborts. So the crashed process's log handle can be released with
+ * coord_log_close() without its final flush reaching the disk. Requires
+ * mode POWER at faultfs_init() (writes are recorded only then). */
+void faultfs_crash_here(struct faultfs *fs, enum faultfs_mode mode);
+
+/* The process came back: the hooks work again. */
+void faultfs_restart(struct faultfs *fs);
 
 /* Release what fs holds (descriptors, pre-images). */
 void faultfs_close(struct faultfs *fs);
