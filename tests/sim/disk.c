@@ -107,6 +107,51 @@ bool sim_disk_holds(const struct sim_disk *d, raft_index index, raft_term term)
     return index < d->snap.index;
 }
 
+const struct raft_entry *sim_disk_entry(const struct sim_disk *d, raft_index index)
+{
+    return find(d, index);
+}
+
+void sim_disk_copy(struct sim_disk *d, const struct sim_disk *src)
+{
+    sim_disk_close(d);
+    *d = *src;
+    d->entries = sim_disk_entries_copy(src->entries, src->n);
+    d->cap = src->n;
+}
+
+void sim_disk_load(struct sim_disk *d, raft_term term, raft_id vote, raft_index commit,
+                   const struct raft_snapshot_meta *snap, const struct sim_snapdata *data,
+                   const struct raft_entry *entries, size_t n)
+{
+    sim_disk_close(d);
+    d->term = term;
+    d->vote = vote;
+    d->commit = commit;
+    d->snap = *snap;
+    d->data = *data;
+    d->entries = sim_disk_entries_copy(entries, n);
+    d->n = n;
+    d->cap = n;
+    RAFT_DASSERT((sim_disk_check(d), true));
+}
+
+bool sim_disk_conf_equal(const struct raft_conf *a, const struct raft_conf *b)
+{
+    uint32_t i;
+
+    if (a->n != b->n) {
+        return false;
+    }
+    for (i = 0; i < a->n; i++) {
+        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
+            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void install(struct sim_disk *d, const struct sim_job *j)
 {
     drop_from(d, 0);

@@ -79,6 +79,22 @@ raft_term sim_disk_last_term(const struct sim_disk *d);
  * or beyond index (which covers committed entries only). */
 bool sim_disk_holds(const struct sim_disk *d, raft_index index, raft_term term);
 
+/* The entry at index among the kept entries (view until the next change),
+ * or NULL. */
+const struct raft_entry *sim_disk_entry(const struct sim_disk *d, raft_index index);
+
+/* Replace d with a deep copy of src. */
+void sim_disk_copy(struct sim_disk *d, const struct sim_disk *src);
+
+/* Replace d with the state a node recovered from real storage: the hard
+ * state, the snapshot (meta and data) and the n entries after it (copied). */
+void sim_disk_load(struct sim_disk *d, raft_term term, raft_id vote, raft_index commit,
+                   const struct raft_snapshot_meta *snap, const struct sim_snapdata *data,
+                   const struct raft_entry *entries, size_t n);
+
+/* Equal configurations: same servers, roles and addresses, in order. */
+bool sim_disk_conf_equal(const struct raft_conf *a, const struct raft_conf *b);
+
 /* Carry out job j on d (its msgs are not touched). id names the node in
  * violation reports. Returns false after recording a violation in c. */
 bool sim_disk_write(struct sim_disk *d, const struct sim_job *j, struct sim_check *c, raft_id id);

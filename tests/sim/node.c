@@ -15,6 +15,14 @@
  *  5. No raft_step() happens while an update is being carried out: steps
  *     caused by carrying out (PERSISTED, SNAPSHOT_TAKEN) come from events or
  *     from sim_node_settle(), so update views stay valid throughout.
+ *  6. --storage real: the PERSISTED event of a job writes it to the real log
+ *     (job_write) and queues a flush (SIM_EV_SYNC) unless one is queued; the
+ *     flush completes every job written before it (job_sync -> job_done), as
+ *     a log writer's group commit would. A job with nothing to write whose
+ *     predecessors are all complete completes at once, as in memory. A crash
+ *     between write and flush leaves the job on disk unflushed: a power
+ *     loss may undo or tear it, and the restart checks what was recovered
+ *     (store.h) before starting the core from it.
  */
 #include "tests/sim/node.h"
 
@@ -408,6 +416,50 @@ static void job_done(struct sim *s, struct sim_node *n, uint64_t seq)
     complete_reads(s, n);
 }
 
+/* The job's time has come (design note 6): write it to the real log, and
+ * make sure a flush follows. */
+static void job_write(struct sim *s, struct sim_node *n, uint64_t seq)
+{
+    struct sim_store *st = n->store;
+    struct sim_event ev = {.type = SIM_EV_SYNC, .node = n->id};
+    const struct sim_job *j;
+    bool empty;
+
+    RAFT_ASSERT(st->n_written < n->n_jobs && n->jobs[n->job_head + st->n_written].seq == seq);
+    j = &n->jobs[n->job_head + st->n_written];
+    empty = j->snap == NULL && j->n_entries == 0 && !j->hs_changed;
+    if (!sim_store_write(st, j, chk(s))) {
+        return;
+    }
+    if (empty && st->n_written == 0) {
+        job_done(s, n, seq);
+        return;
+    }
+    st->n_written++;
+    if (!st->sync_queued) {
+        ev.at = s->now + raft_rand_below(&s->store_rng, (uint64_t)s->p.sync_max_ms + 1);
+        ev.inc = n->inc;
+        sim_world_push(s, &ev);
+        st->sync_queued = true;
+    }
+}
+
+/* Flush the log; every job written so far is durable and completes. */
+static void job_sync(struct sim *s, struct sim_node *n)
+{
+    struct sim_store *st = n->store;
+    size_t k = st->n_written;
+
+    st->sync_queued = false;
+    if (!sim_store_sync(st, chk(s))) {
+        return;
+    }
+    while (k-- > 0) {
+        st->n_written--;
+        job_done(s, n, n->jobs[n->job_head].seq);
+    }
+}
+
 /* ---- what an update tells the checker ---- */
 
 /* Leader completeness: a new leader of term T holds every entry known
@@ -688,6 +740,9 @@ static void carry_out(struct sim *s, struct sim_node *n, const struct raft_updat
     track_commit(s, n, up);
     if (up->compact_index > 0) {
         sim_disk_compact(&n->disk, up->compact_index);
+        if (n->store != NULL) {
+            sim_store_compact(n->store, up->compact_index, chk(s));
+        }
     }
     arm(s, n, up->timeout);
     complete_reads(s, n);
@@ -725,22 +780,6 @@ int sim_node_step(struct sim *s, struct sim_node *n, struct raft_event *ev, stru
 
 /* ---- snapshots taken by the shell ---- */
 
-static bool conf_equal(const struct raft_conf *a, const struct raft_conf *b)
-{
-    uint32_t i;
-
-    if (a->n != b->n) {
-        return false;
-    }
-    for (i = 0; i < a->n; i++) {
-        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
-            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 void sim_node_settle(struct sim *s, struct sim_node *n)
 {
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
@@ -759,6 +798,9 @@ void sim_node_settle(struct sim *s, struct sim_node *n)
     d.hash = n->sm.hash;
     d.chain = n->sm.chain;
     d.n_normal = n->sm.n_normal;
+    if (n->store != NULL && !sim_store_snapshot(n->store, &meta, &d, chk(s))) {
+        return;
+    }
     sim_disk_snapshot(&n->disk, &meta, &d);
     s->n_snapshots++;
     SIM_TRACE(s, "n%llu snapshot taken at %llu/%llu", LLU(n->id), LLU(meta.index), LLU(meta.term));
@@ -769,7 +811,7 @@ void sim_node_settle(struct sim *s, struct sim_node *n)
         sim_check_fail(chk(s), "snapshot refused", "n%llu SNAPSHOT_TAKEN %llu: %s", LLU(n->id),
                        LLU(meta.index), raft_err_name(rv));
     } else if (got->index != meta.index || got->term != meta.term ||
-               !conf_equal(&got->conf, &meta.conf)) {
+               !sim_disk_conf_equal(&got->conf, &meta.conf)) {
         sim_check_fail(chk(s), "snapshot meta differs",
                        "n%llu took %llu/%llu (%u servers), core says %llu/%llu (%u servers)",
                        LLU(n->id), LLU(meta.index), LLU(meta.term), meta.conf.n, LLU(got->index),
@@ -798,6 +840,11 @@ void sim_node_start(struct sim *s, struct sim_node *n)
     struct raft_event ev;
     int rv;
 
+    /* The core starts from what the real log recovered (the check of it
+     * against disk, on failure, stops the run after this event). */
+    if (n->store != NULL) {
+        sim_store_open(n->store, &n->disk, chk(s));
+    }
     cfg.id = n->id;
     cfg.seed = sim_util_mix(sim_util_mix(s->o.seed, n->id), n->inc);
     if (sim_trace_on(&s->trace)) {
@@ -838,6 +885,13 @@ void sim_node_crash(struct sim *s, struct sim_node *n)
 
     raft_destroy(n->raft);
     n->raft = NULL;
+    if (n->store != NULL) {
+        bool power = raft_rand_chance(&s->store_rng, s->p.power_pm) != 0;
+
+        sim_store_crash(n->store, power);
+        SIM_TRACE(s, "n%llu storage: %s", LLU(n->id),
+                  power ? "power loss, unflushed writes undone" : "page cache survives");
+    }
     for (i = 0; i < n->n_jobs; i++) {
         job_free(&n->jobs[n->job_head + i]);
     }
@@ -956,7 +1010,14 @@ void sim_node_event(struct sim *s, struct sim_event *ev)
         ev->msg = NULL;
         break;
     case SIM_EV_PERSISTED:
-        job_done(s, n, ev->a);
+        if (n->store != NULL) {
+            job_write(s, n, ev->a);
+        } else {
+            job_done(s, n, ev->a);
+        }
+        break;
+    case SIM_EV_SYNC:
+        job_sync(s, n);
         break;
     case SIM_EV_TIMEOUT:
         rev.type = RAFT_EV_TIMEOUT;
@@ -1053,6 +1114,10 @@ struct sim_node *sim_node_new(struct sim *s, raft_id id, const struct raft_conf 
     n->id = id;
     (void)snprintf(n->address, sizeof n->address, "n%llu", LLU(id));
     sim_disk_init(&n->disk, conf);
+    if (s->o.storage) {
+        n->store = sim_store_new(s->store_root, id, s->p.segment_size, s->p.preallocate,
+                                 raft_rand_next(&s->store_rng));
+    }
     n->state = SIM_NODE_DOWN;
     RAFT_ASSERT(id <= SIM_MAX_IDS && s->nodes[id] == NULL);
     s->nodes[id] = n;
@@ -1083,5 +1148,6 @@ void sim_node_free(struct sim_node *n)
     sim_util_free(n->reads);
     sim_util_free(n->chain);
     sim_disk_close(&n->disk);
+    sim_store_free(n->store);
     sim_util_free(n);
 }

@@ -6,6 +6,9 @@
  * and tells check what it sees: roles and terms, the log it is handed,
  * commits, applies. A crash loses the core, unfinished jobs, the state
  * machine and pending client work; a restart rebuilds all from the disk.
+ * With --storage real, a job is written to the node's real log (store.h)
+ * when it would complete and completes at the next flush (SIM_EV_SYNC); a
+ * restart recovers from the real log.
  *
  *   (new) --sim_node_new--> UP --sim_node_crash--> DOWN --sim_node_start--> UP
  *   UP --sim_node_pause--> UP+paused (events queue up) --sim_node_unpause--> UP
@@ -21,6 +24,7 @@
 #include "raft/raft.h"
 #include "tests/sim/disk.h"
 #include "tests/sim/queue.h"
+#include "tests/sim/store.h"
 
 struct sim;
 
@@ -61,12 +65,13 @@ struct sim_node {
     char address[16]; /* "n<id>" */
     enum sim_node_state state;
     bool paused;
-    bool stop_pending;   /* its removal is committed: stop after this event */
-    uint64_t inc;        /* incarnation, bumped by each crash */
-    raft_index added_at; /* index of its ADD_LEARNER entry, 0 for founders */
-    struct raft *raft;   /* NULL unless UP */
-    struct sim_disk disk;
-    struct sim_job *jobs; /* persist jobs in flight: jobs[job_head..+n_jobs), oldest first */
+    bool stop_pending;       /* its removal is committed: stop after this event */
+    uint64_t inc;            /* incarnation, bumped by each crash */
+    raft_index added_at;     /* index of its ADD_LEARNER entry, 0 for founders */
+    struct raft *raft;       /* NULL unless UP */
+    struct sim_disk disk;    /* what the core was told is durable */
+    struct sim_store *store; /* --storage real: the real log under disk, else NULL */
+    struct sim_job *jobs;    /* persist jobs in flight: jobs[job_head..+n_jobs), oldest first */
     size_t job_head;
     size_t n_jobs;
     size_t cap_jobs;
@@ -136,7 +141,7 @@ int sim_node_step(struct sim *s, struct sim_node *n, struct raft_event *ev,
  * one is due (this steps again). */
 void sim_node_settle(struct sim *s, struct sim_node *n);
 
-/* A node-targeted event is due (PERSISTED, TIMEOUT, SNAP_SENT, and DELIVER
+/* A node-targeted event is due (PERSISTED, SYNC, TIMEOUT, SNAP_SENT, and DELIVER
  * after the network let it through). Stale events are dropped; a paused
  * node keeps them for later. Takes ev->msg. */
 void sim_node_event(struct sim *s, struct sim_event *ev);

@@ -25,6 +25,7 @@ enum sim_event_type {
     SIM_EV_CHAOS = 8,     /* the fault injector's next decision */
     SIM_EV_CLIENT = 9,    /* the workload's next request */
     SIM_EV_CRASH = 10,    /* node crashes, if still in incarnation inc; flag: a blip */
+    SIM_EV_SYNC = 11,     /* --storage real: node's log flushes what its jobs wrote */
 };
 
 struct sim_event {

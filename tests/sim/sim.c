@@ -60,9 +60,10 @@ static void arm_crash_report(const char *argv0, const struct sim_opts *o, const 
 
     (void)snprintf(crash_line, sizeof crash_line,
                    "CRASH: died (assertion or fault) during this run\nreproduce: %s --seed %" PRIu64
-                   " --nodes %u --time %llu%s%s\n",
+                   " --nodes %u --time %llu%s%s%s\n",
                    argv0, o->seed, o->nodes, (unsigned long long)o->time_ms,
-                   bug != NULL ? " --bug " : "", bug != NULL ? bug : "");
+                   o->storage ? " --storage real" : "", bug != NULL ? " --bug " : "",
+                   bug != NULL ? bug : "");
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
     sigaction(SIGABRT, &sa, NULL);
@@ -75,8 +76,9 @@ static void arm_crash_report(const char *argv0, const struct sim_opts *o, const 
 static void usage(const char *argv0)
 {
     (void)fprintf(stderr,
-                  "usage: %s --seed S [--nodes N] [--time MS] [--trace] [--bug NAME]\n"
-                  "       %s --seeds A:B [--nodes N|mixed] [--time MS]\n"
+                  "usage: %s --seed S [--nodes N] [--time MS] [--storage real|sim] [--trace]"
+                  " [--bug NAME]\n"
+                  "       %s --seeds A:B [--nodes N|mixed] [--time MS] [--storage real|sim]\n"
                   "       %s --bug NAME --find A:B [--nodes N|mixed] [--time MS]   (sim_mut)\n"
                   "       %s --demo\n",
                   argv0, argv0, argv0, argv0);
@@ -167,6 +169,10 @@ static bool parse_arg(struct cli *c, int argc, char **argv, int *i)
         c->range = true;
         return parse_range(v, &c->first, &c->last);
     }
+    if (strcmp(a, "--storage") == 0) {
+        c->o.storage = v != NULL && strcmp(v, "real") == 0;
+        return v != NULL && (c->o.storage || strcmp(v, "sim") == 0);
+    }
     if (strcmp(a, "--find") == 0) {
         c->find = true;
         return parse_range(v, &c->first, &c->last);
@@ -200,15 +206,22 @@ static void print_reproduce(const struct cli *c, const struct sim_opts *o)
 {
     printf("reproduce: %s --seed %" PRIu64 " --nodes %u --time %llu", c->argv0, o->seed, o->nodes,
            (unsigned long long)o->time_ms);
+    if (o->storage) {
+        printf(" --storage real");
+    }
     if (c->bug_name != NULL) {
         printf(" --bug %s", c->bug_name);
     }
     printf("\n");
 }
 
+/* Totals of --storage real over a range of seeds. */
+static struct sim_store_stats store_total;
+
 /* Run o; on a violation fill what. Returns 0 (ok), 1 (violation), 2 (error). */
 static int run(const struct sim_opts *o, struct sim *s, char *what, size_t len)
 {
+    struct sim_store_stats st;
     long live = sim_util_live();
     int rc;
 
@@ -216,6 +229,14 @@ static int run(const struct sim_opts *o, struct sim *s, char *what, size_t len)
         return 2;
     }
     rc = sim_world_run(s);
+    if (o->storage) {
+        sim_world_store_stats(s, &st);
+        store_total.n_opens += st.n_opens;
+        store_total.n_power += st.n_power;
+        store_total.n_kills += st.n_kills;
+        store_total.n_writes += st.n_writes;
+        store_total.n_syncs += st.n_syncs;
+    }
     if (rc != 0) {
         (void)snprintf(what, len, "%s at t=%llu %s", s->check.what, (unsigned long long)s->check.at,
                        s->check.detail);
@@ -255,10 +276,19 @@ static void report(const struct cli *c, const struct sim_opts *o, const char *wh
 
 static void print_ok(const struct sim *s)
 {
+    struct sim_store_stats st;
+
     printf("seed=%" PRIu64 " nodes=%u events=%" PRIu64 " elections=%" PRIu64
-           " commits=%llu snapshots=%" PRIu64 " hash=%016" PRIx64 "\n",
+           " commits=%llu snapshots=%" PRIu64 " hash=%016" PRIx64,
            s->o.seed, s->o.nodes, s->n_events, s->n_elections,
            (unsigned long long)s->check.max_committed, s->n_snapshots, sim_world_hash(s));
+    if (s->o.storage) {
+        sim_world_store_stats(s, &st);
+        printf(" opens=%" PRIu64 " power_losses=%" PRIu64 " kills=%" PRIu64 " writes=%" PRIu64
+               " syncs=%" PRIu64,
+               st.n_opens, st.n_power, st.n_kills, st.n_writes, st.n_syncs);
+    }
+    printf("\n");
 }
 
 static const unsigned mix[] = {3, 5, 7}; /* --nodes mixed: by seed % 3 */
@@ -344,6 +374,12 @@ static int many_seeds(const struct cli *c)
                c->first, last);
     } else if (!c->find) {
         printf("sim: %" PRIu64 " seeds passed\n", passed);
+        if (c->o.storage) {
+            printf("sim: real storage: %" PRIu64 " log opens, %" PRIu64 " power losses, %" PRIu64
+                   " kills, %" PRIu64 " writes, %" PRIu64 " syncs\n",
+                   store_total.n_opens, store_total.n_power, store_total.n_kills,
+                   store_total.n_writes, store_total.n_syncs);
+        }
     }
     sim_util_free(s);
     return rc;

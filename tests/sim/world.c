@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coord/log.h"
 #include "raft/base/assert.h"
 #include "tests/sim/chaos.h"
 #include "tests/sim/client.h"
@@ -13,9 +14,11 @@
 
 #define LLU(x) ((unsigned long long)(x))
 
-#define MAX_NODES         9       /* initial voters, at most */
-#define LIVENESS_TIMEOUTS 30      /* HEAL must succeed within this many election timeouts */
-#define MAX_SAME_TIME     1000000 /* events at one instant before we call it a livelock */
+#define MAX_NODES         9               /* initial voters, at most */
+#define LIVENESS_TIMEOUTS 30              /* HEAL must succeed within this many election timeouts */
+#define MAX_SAME_TIME     1000000         /* events at one instant before we call it a livelock */
+#define STORE_SEED_SALT   0x73746f7265ULL /* "store": store_rng's seed is the run's, salted */
+#define LOG_LINE_MAX      600             /* bytes of one coord log line in the trace */
 
 uint64_t sim_world_below(struct sim *s, uint64_t n)
 {
@@ -118,6 +121,36 @@ static void draw_faults(struct sim *s)
     }
 }
 
+/* The real disks of --storage real, from their own PRNG: the run's other
+ * parameters stay those of the same seed without it. */
+static void draw_storage(struct sim *s)
+{
+    struct sim_params *p = &s->p;
+    struct raft_rand *r = &s->store_rng;
+
+    raft_rand_seed(r, sim_util_mix(s->o.seed, STORE_SEED_SALT));
+    p->segment_size = (uint64_t)4096 << raft_rand_below(r, 5); /* 4 KiB .. 64 KiB */
+    p->preallocate = raft_rand_chance(r, 500) != 0;
+    p->power_pm = (unsigned)raft_rand_below(r, 1001);
+    p->sync_max_ms = (uint32_t)raft_rand_below(r, 6);
+}
+
+/* coord's log lines (storage warnings: torn tails cut, terms raised) go to
+ * the trace, without the run's directory. */
+static void log_sink(void *arg, int level, const char *line)
+{
+    struct sim *s = arg;
+    char buf[LOG_LINE_MAX];
+
+    (void)level;
+    if (!sim_trace_on(&s->trace)) {
+        return;
+    }
+    (void)snprintf(buf, sizeof buf, "%s", line);
+    sim_store_unroot(buf, s->store_root);
+    SIM_TRACE(s, "storage: %s", buf);
+}
+
 /* Disk, workload and network delays of a run. */
 static void draw_params(struct sim *s)
 {
@@ -162,6 +195,16 @@ int sim_world_init(struct sim *s, const struct sim_opts *o)
     if (o->calm) {
         s->net.drop_pm = s->net.dup_pm = s->net.tail_pm = 0;
         s->p.disk_slow_pm = 0;
+    }
+    if (o->storage) {
+        s->store_root = sim_store_root_new();
+        if (s->store_root == NULL) {
+            sim_queue_close(&s->q);
+            sim_check_close(&s->check);
+            return -1;
+        }
+        draw_storage(s);
+        coord_log_set_sink(log_sink, s);
     }
     for (id = 1; id <= o->nodes; id++) {
         char addr[16];
@@ -211,6 +254,23 @@ void sim_world_close(struct sim *s)
     }
     sim_util_free(s->blobs);
     sim_check_close(&s->check);
+    if (s->store_root != NULL) {
+        coord_log_set_sink(NULL, NULL);
+        sim_store_root_free(s->store_root);
+        s->store_root = NULL;
+    }
+}
+
+void sim_world_store_stats(const struct sim *s, struct sim_store_stats *stats)
+{
+    raft_id id;
+
+    memset(stats, 0, sizeof *stats);
+    for (id = 1; id <= s->n_ids; id++) {
+        if (s->nodes[id] != NULL && s->nodes[id]->store != NULL) {
+            sim_store_stats_add(s->nodes[id]->store, stats);
+        }
+    }
 }
 
 uint64_t sim_world_hash(const struct sim *s)
@@ -270,6 +330,7 @@ static void dispatch(struct sim *s, struct sim_event *ev)
         }
         break;
     case SIM_EV_PERSISTED:
+    case SIM_EV_SYNC:
     case SIM_EV_TIMEOUT:
     case SIM_EV_SNAP_SENT:
         sim_node_event(s, ev);

@@ -22,6 +22,7 @@
 #include "tests/sim/net.h"
 #include "tests/sim/node.h"
 #include "tests/sim/queue.h"
+#include "tests/sim/store.h"
 #include "tests/sim/trace.h"
 
 struct sim_opts {
@@ -31,6 +32,7 @@ struct sim_opts {
     enum sim_trace_mode trace;
     unsigned bug; /* enum raft_bug (sim_mut only) */
     bool calm;    /* no faults, no workload (the demo drives) */
+    bool storage; /* --storage real: durable state in coord_log files (store.h) */
 };
 
 /* Per-run parameters drawn from the seed. */
@@ -62,6 +64,12 @@ struct sim_params {
     unsigned w_transfer;
     unsigned w_campaign;
     unsigned leader_pm; /* chance a request goes to a node that thinks it leads */
+    /* --storage real only, drawn from store_rng so that the rest is the same
+     * run as without it: */
+    uint64_t segment_size; /* bytes per log segment: small, so segments roll */
+    bool preallocate;      /* segments reserve their size up front */
+    unsigned power_pm;     /* chance a crash is a power loss (else the page cache survives) */
+    uint32_t sync_max_ms;  /* a written job is flushed 0..this many ms later */
 };
 
 enum sim_phase {
@@ -96,6 +104,8 @@ struct sim {
     uint64_t n_events;
     uint64_t n_elections;
     uint64_t n_snapshots;
+    char *store_root;           /* --storage real: the run's temporary directory */
+    struct raft_rand store_rng; /* --storage real: every choice about the real disks */
 };
 
 /* Set up a run (nodes created and started). Returns 0, or -1 with a message
@@ -135,6 +145,9 @@ struct sim_node *sim_world_leader(struct sim *s);
 
 /* Hash of every node's durable state. */
 uint64_t sim_world_hash(const struct sim *s);
+
+/* --storage real: the stores' counters summed over every node. */
+void sim_world_store_stats(const struct sim *s, struct sim_store_stats *stats);
 
 /* End the chaos phase: heal the network, unpause and restart nodes. */
 void sim_world_heal(struct sim *s);
