@@ -8,22 +8,29 @@
 #   scripts/cluster.sh restart ID                            start node ID again, same data
 #   scripts/cluster.sh status                                pid and state of each node
 #   scripts/cluster.sh endpoints                             client endpoints, comma-separated
+#   scripts/cluster.sh join ID                               start node ID (1..99) with no
+#                                                            initial_members: it waits to be added
+#   scripts/cluster.sh wait-leader [SECS]                    wait (30 s) until a leader is known
 #
-# DIR defaults to $COORD_CLUSTER_DIR or /tmp/coord-cluster; BASEPORT to
-# $COORD_BASEPORT or 27000: node i serves clients on BASEPORT+i and peers on
-# BASEPORT+100+i. Node i keeps its pid in DIR/node<i>/pid and its log in
-# DIR/node<i>/log. Processes are only ever signalled by the pids in those files,
-# after checking that the pid still runs coordd with this DIR: never by name.
-# The coordd binary is $COORDD, or build/release/coord/coordd.
+# Options (-n, -d, -p) may come before or after the command. DIR defaults to
+# $COORD_CLUSTER_DIR or /tmp/coord-cluster; BASEPORT to $COORD_BASEPORT, else to
+# what the nodes in DIR use, else 27000: node i serves clients on BASEPORT+i and
+# peers on BASEPORT+100+i. $COORD_EXTRA_CONF (KEY = VALUE lines) is appended to
+# every coordd.conf that start and join write. Node i keeps its pid in
+# DIR/node<i>/pid and its log in DIR/node<i>/log. Processes are only ever
+# signalled by the pids in those files, after checking that the pid still runs
+# coordd with this DIR: never by name. The coordd binary is $COORDD, or
+# build/release/coord/coordd; coordctl is $COORDCTL, or next to coordd.
 set -euo pipefail
 
 unset CDPATH
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${COORD_CLUSTER_DIR:-/tmp/coord-cluster}
-base=${COORD_BASEPORT:-27000}
+base=${COORD_BASEPORT:-}
 n=5
 coordd=${COORDD:-$root/build/release/coord/coordd}
 coordctl=${COORDCTL:-$(dirname "$coordd")/coordctl}
+args=() # the command and its operands, options taken out
 
 die() {
     echo "cluster.sh: $*" >&2
@@ -34,17 +41,46 @@ usage() {
     awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 }
 
+# Take -n, -d and -p from anywhere on the line; the rest goes to args.
 parse_opts() {
     while [ $# -gt 0 ]; do
+        case "$1" in
+        -n | -d | -p) [ $# -ge 2 ] || die "$1 needs a value" ;;
+        esac
         case "$1" in
         -n) n=$2; shift 2 ;;
         -d) dir=$2; shift 2 ;;
         -p) base=$2; shift 2 ;;
-        *) die "unknown option '$1' (try --help)" ;;
+        -h | --help) args+=(help); shift ;;
+        -*) die "unknown option '$1' (try --help)" ;;
+        *) args+=("$1"); shift ;;
         esac
     done
     case "$n" in '' | *[!0-9]*) die "-n needs a number" ;; esac
     [ "$n" -ge 1 ] && [ "$n" -le 16 ] || die "-n must be 1..16"
+    case "$base" in *[!0-9]*) die "-p needs a port number" ;; esac
+    case "$dir" in '' | / | /tmp | /tmp/) die "refusing DIR '$dir'" ;; esac
+}
+
+# The base port: -p or $COORD_BASEPORT, else what DIR's nodes were given
+# (client port of node i minus i), else 27000.
+resolve_base() {
+    local i port
+    [ -n "$base" ] && return 0
+    for i in $(node_ids); do
+        port=$(client_port "$i")
+        if [ -n "$port" ]; then
+            base=$((port - i))
+            return 0
+        fi
+    done
+    base=27000
+}
+
+# A node id operand: digits, 1..99 (so that client and peer ports never meet).
+check_id() {
+    case "$1" in '' | *[!0-9]*) die "node id '$1' is not a number" ;; esac
+    [ "$1" -ge 1 ] && [ "$1" -le 99 ] || die "node id must be 1..99"
 }
 
 # The node ids present in DIR (node1, node2, ...), so that every command after
@@ -75,28 +111,70 @@ start_node() {
     echo $! >"$d/pid"
 }
 
+# write_conf ID [MEMBERS]: node ID's coordd.conf; no MEMBERS: it waits to be added.
+write_conf() {
+    local i=$1 members=${2:-}
+    mkdir -p "$dir/node$i/data"
+    {
+        echo "# written by scripts/cluster.sh"
+        echo "id = $i"
+        echo "data_dir = $dir/node$i/data"
+        echo "peer_addr = 127.0.0.1:$((base + 100 + i))"
+        echo "client_addr = 127.0.0.1:$((base + i))"
+        if [ -n "$members" ]; then
+            echo "initial_members = $members"
+        fi
+        if [ -n "${COORD_EXTRA_CONF:-}" ]; then
+            echo "# from \$COORD_EXTRA_CONF"
+            printf '%s\n' "$COORD_EXTRA_CONF"
+        fi
+    } >"$dir/node$i/coordd.conf"
+}
+
 cmd_start() {
     local i members=""
-    parse_opts "$@"
     [ -n "$(node_ids)" ] && cmd_stop
+    [ -n "$base" ] || base=27000
     rm -rf "$dir"
     for ((i = 1; i <= n; i++)); do
         members+="${members:+,}$i=127.0.0.1:$((base + 100 + i))/127.0.0.1:$((base + i))"
     done
     for ((i = 1; i <= n; i++)); do
-        mkdir -p "$dir/node$i/data"
-        cat >"$dir/node$i/coordd.conf" <<CONF
-# written by scripts/cluster.sh
-id = $i
-data_dir = $dir/node$i/data
-peer_addr = 127.0.0.1:$((base + 100 + i))
-client_addr = 127.0.0.1:$((base + i))
-initial_members = $members
-CONF
+        write_conf "$i" "$members"
         start_node "$i"
     done
     wait_leader 30
     echo "started $n nodes in $dir; endpoints $(cmd_endpoints)"
+}
+
+# Start node ID with no initial_members; it waits until a leader adds it.
+cmd_join() {
+    local i=$1 eps
+    check_id "$i"
+    eps=$(cmd_endpoints)
+    [ -n "$eps" ] || die "no ensemble in $dir (start one first)"
+    [ -e "$dir/node$i" ] && die "node $i exists in $dir (use restart $i)"
+    resolve_base
+    write_conf "$i"
+    start_node "$i"
+    wait_answers "$i" 10
+    echo "node $i started in $dir/node$i, waiting to be added; add it with:"
+    echo "  $coordctl --endpoints $eps members add $i 127.0.0.1:$((base + 100 + i)) 127.0.0.1:$((base + i))"
+    echo "  $coordctl --endpoints $eps members promote $i"
+}
+
+# wait_answers ID SECS: wait until node ID's client port answers a status.
+wait_answers() {
+    local k
+    [ -x "$coordctl" ] || die "$coordctl not built (bash scripts/build.sh release)"
+    for ((k = 0; k < $2 * 10; k++)); do
+        [ -n "$(live_pid "$1")" ] || die "node $1 exited (log: $dir/node$1/log)"
+        if "$coordctl" --endpoints "127.0.0.1:$(client_port "$1")" --timeout 500 status >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "node $1 does not answer after $2 s (log: $dir/node$1/log)"
 }
 
 # Wait (at most $1 s) until coordctl status names a leader.
@@ -113,15 +191,23 @@ wait_leader() {
     die "no leader after $1 s (logs: $dir/node*/log)"
 }
 
+# Whether pid runs. An exited node is not our child, so it may stay a zombie
+# until init reaps it: that counts as gone.
+running() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Wait (at most 10 s) for pids to exit, then SIGKILL what is left.
 reap() {
     local pid k
     for pid in "$@"; do
-        for ((k = 0; k < 100; k++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
+        for ((k = 0; k < 200; k++)); do
+            running "$pid" || break
+            sleep 0.05
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if running "$pid"; then
             echo "cluster.sh: pid $pid ignored SIGTERM for 10 s; SIGKILL" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
@@ -185,18 +271,26 @@ cmd_endpoints() {
     echo "$out"
 }
 
-[ $# -ge 1 ] || { usage; exit 2; }
-cmd=$1
-shift
+parse_opts "$@"
+[ ${#args[@]} -ge 1 ] || { usage; exit 2; }
+cmd=${args[0]}
+id=${args[1]:-}
+need_id() {
+    [ -n "$id" ] || die "$cmd needs a node id"
+}
 case "$cmd" in
-start) cmd_start "$@" ;;
-stop) parse_opts "$@"; cmd_stop ;;
-kill) [ $# -ge 1 ] || die "kill needs a node id"; id=$1; shift; parse_opts "$@"; signal_node KILL "$id" ;;
-pause) [ $# -ge 1 ] || die "pause needs a node id"; id=$1; shift; parse_opts "$@"; signal_node STOP "$id" ;;
-resume) [ $# -ge 1 ] || die "resume needs a node id"; id=$1; shift; parse_opts "$@"; signal_node CONT "$id" ;;
+kill | pause | resume | restart | join | wait-leader) max_args=2 ;;
+*) max_args=1 ;;
+esac
+[ ${#args[@]} -le "$max_args" ] || die "too many operands for $cmd: ${args[*]:$max_args}"
+case "$cmd" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+kill) need_id; signal_node KILL "$id" ;;
+pause) need_id; signal_node STOP "$id" ;;
+resume) need_id; signal_node CONT "$id" ;;
 restart)
-    [ $# -ge 1 ] || die "restart needs a node id"
-    id=$1; shift; parse_opts "$@"
+    need_id
     [ -d "$dir/node$id" ] || die "no node $id in $dir"
     pid=$(live_pid "$id")
     if [ -n "$pid" ]; then
@@ -204,8 +298,14 @@ restart)
     fi
     start_node "$id"
     ;;
-status) parse_opts "$@"; cmd_status ;;
-endpoints) parse_opts "$@"; cmd_endpoints ;;
--h | --help | help) usage ;;
+status) cmd_status ;;
+endpoints) cmd_endpoints ;;
+join) need_id; cmd_join "$id" ;;
+wait-leader)
+    secs=${id:-30}
+    case "$secs" in '' | *[!0-9]*) die "wait-leader needs whole seconds" ;; esac
+    wait_leader "$secs"
+    ;;
+help) usage ;;
 *) die "unknown command '$cmd' (try --help)" ;;
 esac
