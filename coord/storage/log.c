@@ -75,6 +75,13 @@
  *    epoch belong to a log that install_snapshot dropped; open deletes them.
  * 8. failed is sticky: after a failed flush, or an I/O error that leaves the
  *    disk in an unknown state, every call but close returns RAFT_EIO.
+ * 9. What open returns is durable. A process that crashed (kill -9) leaves
+ *    its unflushed writes in the page cache, where open reads them, and the
+ *    core takes what open returns as durable (RAFT_EV_START): open flushes
+ *    the last segment, the hard-state file and the directory before it
+ *    returns (flush_recovered()). This also makes the hard-state slot it
+ *    chose durable before the other one is written (invariant 6). Older
+ *    segments were flushed when sealed (3), snapshot.meta before its rename.
  *
  * States:
  *
@@ -1737,6 +1744,26 @@ static void finish(struct coord_log *log, struct coord_log_recovered *rec)
     rec->snapshot = log->snap;
 }
 
+/* Invariant 9: flush what open found, in case a crashed process left it
+ * in the page cache only. */
+static int flush_recovered(struct coord_log *log)
+{
+    char name[NAME_LEN];
+    int rv = 0;
+
+    if (log->n_segs > 0) {
+        seg_name(name, last_seg(log)->first, false);
+        rv = flush(log, log->fd, name);
+    }
+    if (rv == 0) {
+        rv = flush(log, log->hs_fd, HS_NAME);
+    }
+    if (rv == 0) {
+        rv = flush(log, log->dir_fd, ".");
+    }
+    return rv;
+}
+
 static int open_dir(struct coord_log *log, const char *dir)
 {
     size_t len = strlen(dir);
@@ -1811,6 +1838,9 @@ int coord_log_open(const char *dir, const struct coord_log_opts *opts, struct co
     raft_free(firsts);
     if (rv == 0) {
         rv = load_segments(log, rec);
+    }
+    if (rv == 0) {
+        rv = flush_recovered(log);
     }
     if (rv != 0) {
         goto err_after_alloc;

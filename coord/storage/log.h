@@ -63,7 +63,9 @@ void coord_log_opts_default(struct coord_log_opts *opts);
 /* Open the log in directory dir, creating dir (one level, with an fsync of
  * its parent) and an empty log if needed. Every record's CRC is checked. A
  * torn tail (the end of the last segment partly written, followed by nothing
- * valid) is cut off and logged at WARN. Any other damage fails.
+ * valid) is cut off and logged at WARN. Any other damage fails. What *rec
+ * holds is durable on return: open flushes what it read, which a crashed
+ * process may have left unflushed in the page cache.
  * opts may be NULL for the defaults. *out returns owned (coord_log_close);
  * *rec returns owned (coord_log_recovered_free), also on success only.
  * err (may be NULL) receives a one-line message on failure, naming the file
