@@ -168,7 +168,9 @@ wait_answers() {
     local k
     [ -x "$coordctl" ] || die "$coordctl not built (bash scripts/build.sh release)"
     for ((k = 0; k < $2 * 10; k++)); do
-        [ -n "$(live_pid "$1")" ] || die "node $1 exited (log: $dir/node$1/log)"
+        # Not live_pid: until the forked shell has exec'ed coordd, its
+        # command line is still this script's.
+        running "$(cat "$dir/node$1/pid")" || die "node $1 exited (log: $dir/node$1/log)"
         if "$coordctl" --endpoints "127.0.0.1:$(client_port "$1")" --timeout 500 status >/dev/null 2>&1; then
             return 0
         fi
