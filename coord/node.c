@@ -201,6 +201,7 @@ struct coord_node {
     raft_id sent_fail[MAX_SENT_FAILURES]; /* snapshot sends to report failed */
     size_t n_sent_fail;
 
+    struct raft_conf book; /* the peers last given to the transport */
     enum raft_role role;
     raft_id leader;
     raft_term term;
@@ -766,14 +767,27 @@ static void take_reads(struct coord_node *n, const struct raft_read *reads, size
     }
 }
 
+/* Give the transport the configuration's peers, plus the leader when it is
+ * no longer in it: a leader that removes itself must still reach the others
+ * until its removal commits, and they learn the new configuration (without
+ * it) as soon as they append it. Called again when the leader changes. */
 static void set_peers(struct coord_node *n)
 {
     struct raft_conf pc;
 
     peer_conf(raft_conf_get(n->raft), &pc);
+    if (n->leader != 0 && n->leader != n->cfg.id && raft_conf_find(&pc, n->leader) == NULL) {
+        const struct raft_server *s = raft_conf_find(&n->book, n->leader);
+
+        if (s != NULL) {
+            (void)raft_conf_add(&pc, s->id, s->role, s->address);
+        }
+    }
     if (coord_transport_set_peers(n->transport, &pc) != 0) {
         COORD_LOG(WARN, "peer address book update failed");
+        return;
     }
+    n->book = pc;
 }
 
 static void observe(struct coord_node *n, const struct raft_update *up)
@@ -792,7 +806,10 @@ static void observe(struct coord_node *n, const struct raft_update *up)
                       raft_role_name(up->role));
         }
         n->role = up->role;
-        n->leader = up->leader;
+        if (up->leader != n->leader) {
+            n->leader = up->leader;
+            set_peers(n); /* a removed leader leaves the book only now */
+        }
         /* A transfer is done once somebody else leads. */
         for (r = n->others.head; r != NULL && up->leader != 0 && up->role != RAFT_LEADER;) {
             struct req *next = r->next;
