@@ -86,12 +86,24 @@ static void purge_unlinked(struct faultfs *fs)
     }
 }
 
-/* The tracked file behind fd, added when new. Our own descriptor is opened
- * read-write through /proc, since the log may hold fd write-only and may
- * close it before the crash. */
-static struct faultfs_file *track(struct faultfs *fs, int fd)
+/* Our own read-write descriptor of fd's file: the log may close fd before
+ * the crash. A duplicate when fd is read-write (cheap), else a reopen
+ * through /proc, since the log may hold fd write-only. */
+static int own_fd(int fd)
 {
     char path[PATH_LEN];
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags >= 0 && (flags & O_ACCMODE) == O_RDWR) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* The tracked file behind fd, added when new. */
+static struct faultfs_file *track(struct faultfs *fs, int fd)
+{
     struct faultfs_file *f;
     struct stat st;
 
@@ -110,8 +122,7 @@ static struct faultfs_file *track(struct faultfs *fs, int fd)
     }
     f = &fs->files[fs->n_files];
     memset(f, 0, sizeof(*f));
-    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    f->fd = open(path, O_RDWR | O_CLOEXEC);
+    f->fd = own_fd(fd);
     if (f->fd < 0) {
         die("cannot reopen a hooked file read-write");
     }
