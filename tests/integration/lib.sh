@@ -41,14 +41,17 @@ it_fail() {
 
 # it_setup NAME K: directory /tmp/coord-it-NAME-PID (the ensemble in its
 # cluster/ subdirectory, which cluster.sh start wipes) and base port
-# 31000 + 200*K: tests with distinct K can run at the same time.
+# 30000 + 200*K: tests with distinct K can run at the same time. K is 0..13,
+# so that every port (up to base + 100 + 16) stays below Linux's ephemeral
+# range (32768 and up), where outgoing connections could take it first.
 it_setup() {
     local b
     it_name=$1
     it_dir=/tmp/coord-it-$1-$$
     it_t0=$(now_ms)
+    case "$2" in [0-9] | 1[0-3]) ;; *) it_fail "it_setup: K must be 0..13, not '$2'" ;; esac
     export COORD_CLUSTER_DIR=$it_dir/cluster
-    export COORD_BASEPORT=$((31000 + 200 * $2))
+    export COORD_BASEPORT=$((30000 + 200 * $2))
     for b in "$COORDD" "$COORDCTL" "$ACKLOAD"; do
         [ -x "$b" ] || it_fail "$b is not built (bash scripts/build.sh ci)"
     done
