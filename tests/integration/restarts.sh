@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 # restarts: keys written before and between restarts survive restarting
 # every node in turn (a leader is elected each time) and then stopping the
-# whole ensemble and starting it again.
+# whole ensemble and starting it again. Snapshots are taken every 500
+# entries, so nodes restart from a snapshot plus the log above it.
 . "$(dirname "$0")/lib.sh"
 it_setup restarts 3
+
+export COORD_EXTRA_CONF=$'snapshot_entries = 500\nsnapshot_trailing = 100'
 
 acks=$it_dir/acks
 cl start -n 3 >/dev/null
@@ -12,6 +15,9 @@ wait_for 15 "one leader" one_leader 3
 start_ackload "$acks"
 wait_for 15 "2000 acknowledged writes" lines_above "$acks" 2000
 stop_ackload
+for i in 1 2 3; do
+    grep -q "snapshot taken" "$COORD_CLUSTER_DIR/node$i/log" || it_fail "node $i took no snapshot"
+done
 
 for i in 1 2 3; do
     cl restart "$i"
