@@ -55,11 +55,29 @@ it_setup() {
     for b in "$COORDD" "$COORDCTL" "$ACKLOAD"; do
         [ -x "$b" ] || it_fail "$b is not built (bash scripts/build.sh ci)"
     done
+    it_reap_stale "$1"
     rm -rf "$it_dir"
     mkdir -p "$it_dir"
     trap it_cleanup EXIT
     trap 'exit 130' INT TERM
     it_log "it_$it_name: dir $it_dir, base port $COORD_BASEPORT"
+}
+
+# it_reap_stale NAME: a run of this test that was killed (a ctest timeout
+# sends SIGKILL, so its trap never ran) leaves its nodes holding this test's
+# ports. Stop them (through cluster.sh's pid files) and remove the directory.
+it_reap_stale() {
+    local d pid
+    for d in /tmp/coord-it-"$1"-*; do
+        [ -d "$d" ] || continue
+        pid=${d##*-}
+        case "$pid" in '' | *[!0-9]*) continue ;; esac
+        if [ "$pid" != $$ ] && ! pid_alive "$pid"; then
+            echo "it_$1: stopping what a killed run (pid $pid) left in $d"
+            COORD_CLUSTER_DIR=$d/cluster cl stop >/dev/null 2>&1 || true
+            rm -rf "$d"
+        fi
+    done
 }
 
 it_dump_logs() {
@@ -91,8 +109,15 @@ it_cleanup() {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    [ "$rc" -eq 0 ] || it_dump_logs
     [ -d "$COORD_CLUSTER_DIR" ] && cl stop >/dev/null 2>&1
+    # A node that crashed or tripped a sanitizer fails the test, whenever
+    # it happened (even in the final stop).
+    if [ "$rc" -eq 0 ] && it_crashed; then
+        echo "FAIL: a node crashed or reported a sanitizer error:" >&2
+        grep -EHn "$it_crash_re" "$COORD_CLUSTER_DIR"/node*/log | head -n 20 >&2
+        rc=1
+    fi
+    [ "$rc" -eq 0 ] || it_dump_logs
     if [ "${COORD_IT_KEEP:-0}" = 1 ]; then
         echo "kept $it_dir"
     else
@@ -104,6 +129,13 @@ it_cleanup() {
         it_log "it_$it_name: FAIL (exit $rc)"
     fi
     exit "$rc"
+}
+
+# What a crash, a failed assertion (raft/base/assert.c) or a sanitizer leaves
+# in a node's log.
+it_crash_re='assertion failed|AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:'
+it_crashed() {
+    grep -Eqs "$it_crash_re" "$COORD_CLUSTER_DIR"/node*/log
 }
 
 # A running (not zombie) process.

@@ -39,7 +39,7 @@ stop_one() {
     [ "$rc" -eq 0 ] || it_fail "node $id exited $rc after SIGTERM"
     [ "$(grep -c "node stopped" "$log")" -eq "$2" ] ||
         it_fail "node $id exited without a new 'node stopped' in its log"
-    ! grep -Eq "ERROR|Assertion|AddressSanitizer|runtime error|backtrace" "$log" ||
+    ! grep -Eq "ERROR|$it_crash_re" "$log" ||
         it_fail "node $id logged errors while stopping"
     it_log "node $id stopped cleanly (exit 0)"
 }
