@@ -6,6 +6,7 @@
 # refused input closes the connection; the slow client is cut off once it
 # stalls for 2 request timeouts (server.h), the node's memory stays bounded
 # meanwhile.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup bad_clients 6
 

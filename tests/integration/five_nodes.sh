@@ -4,6 +4,7 @@
 # put through any node reads back through every node, linearizably and then
 # serializably (a serializable read after a linearizable one on the same
 # node sees at least what that one saw).
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup five_nodes 0
 

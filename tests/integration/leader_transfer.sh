@@ -4,6 +4,7 @@
 # in turn and answers promptly; a transfer to the node that already leads is
 # answered at once and changes nothing; one to a non-member is refused; one
 # with no id goes to another voter. Writes acknowledged meanwhile survive.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup leader_transfer 9
 

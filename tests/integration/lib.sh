@@ -167,6 +167,22 @@ ep() { echo "127.0.0.1:$((COORD_BASEPORT + $1))"; }
 peer() { echo "127.0.0.1:$((COORD_BASEPORT + 100 + $1))"; }
 eps() { cl endpoints; }
 
+# ids_except N ID...: the ids 1..N but the given ones, one a line.
+ids_except() {
+    local n=$1 i
+    shift
+    for ((i = 1; i <= n; i++)); do
+        case " $* " in *" $i "*) ;; *) echo "$i" ;; esac
+    done
+}
+
+# eps_except N ID...: the endpoints of ids_except N ID...
+eps_except() {
+    local sel
+    mapfile -t sel < <(ids_except "$@")
+    eps_of "${sel[@]}"
+}
+
 # Endpoints of the given node ids, comma-separated.
 eps_of() {
     local i out=""
@@ -285,7 +301,7 @@ verify_acks() {
     shift
     [ "$(count_lines "$file")" -gt 0 ] || it_fail "no acknowledged write in $file"
     for id in "$@"; do
-        out=$("$ACKLOAD" verify --endpoints "$(ep "$id")" --pin --in "$file" ${VERIFY_FLAGS:-}) ||
+        out=$("$ACKLOAD" verify --endpoints "$(ep "$id")" --pin --in "$file" ${VERIFY_FLAGS:+"$VERIFY_FLAGS"}) ||
             it_fail "node $id lost acknowledged writes: $(head -n 20 <<<"$out")"$'\n'"$(tail -n 1 <<<"$out")"
         it_log "node $id: $(tail -n 1 <<<"$out")"
     done

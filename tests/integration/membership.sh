@@ -4,6 +4,7 @@
 # catches up and is promoted; then a follower is removed. Writes keep being
 # acknowledged throughout, the configuration ends as expected, and no
 # acknowledged write is lost. (Removing the leader: remove_leader.sh.)
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup membership 4
 
@@ -62,10 +63,11 @@ it_log "removed follower $follower"
 stop_ackload
 
 # 4. The configuration: the five others, all voters, one leader among them.
-remaining=$(eps_of $(seq 1 6 | grep -vx "$follower"))
+remaining=$(eps_except 6 "$follower")
 ids=$(members_json "$remaining" | grep -o '{"id":[0-9]*,"voter":true' | grep -o '[0-9]*' | sort -n | xargs)
-want=$(seq 1 6 | grep -vx "$follower" | xargs)
+want=$(ids_except 6 "$follower" | xargs)
 [ "$ids" = "$want" ] || it_fail "voters are '$ids', expected '$want'"
 wait_for 10 "one leader among the five" one_leader 5 "$remaining"
 it_log "configuration: voters $ids, leader $LEADER"
-verify_acks "$acks" $want
+read -ra want_ids <<<"$want"
+verify_acks "$acks" "${want_ids[@]}"

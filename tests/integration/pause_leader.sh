@@ -4,6 +4,7 @@
 # the election timeout. The others elect a new leader and keep writing;
 # after SIGCONT the old leader steps down, one leader remains, and no
 # acknowledged write is lost.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup pause_leader 2
 
@@ -18,14 +19,15 @@ cl pause "$old"
 paused_at=$(now_ms)
 at_pause=$(count_lines "$acks")
 it_log "paused leader $old after $at_pause acknowledged writes"
-others=$(eps_of $(seq 1 5 | grep -vx "$old"))
+others=$(eps_except 5 "$old")
 # A new leader can only come after an election timeout (1000 ms by default)
 # without the old one's heartbeats: the pause outlasts it.
 wait_for 15 "a new leader among the other four" new_leader_not "$old" "$others"
 it_log "new leader $LEADER"
 wait_for 15 "writes to resume during the pause" lines_above "$acks" $((at_pause + 2000))
 # At least twice the default election timeout in all, measured, not slept.
-wait_for 5 "2 s of pause" eval '[ $(($(now_ms) - paused_at)) -ge 2000 ]'
+paused_long() { [ $(($(now_ms) - paused_at)) -ge 2000 ]; }
+wait_for 5 "2 s of pause" paused_long
 
 cl resume "$old"
 it_log "resumed node $old after $(($(now_ms) - paused_at)) ms"

@@ -5,6 +5,7 @@
 # leads, writes continue and no acknowledged write is lost. The leader is
 # first made node 5: a removed leader's transport can then dial none of the
 # others (the lower id dials), the hardest case for it.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup remove_leader 8
 
@@ -20,7 +21,7 @@ fi
 is_leader_5() { one_leader 5 && [ "$LEADER" = 5 ]; }
 wait_for 10 "node 5 to lead" is_leader_5
 old=$LEADER
-remaining=$(eps_of $(seq 1 5 | grep -vx "$old"))
+remaining=$(eps_except 5 "$old")
 started=$(now_ms)
 out=$("$COORDCTL" --endpoints "$(eps)" --timeout 5000 members remove "$old" 2>&1) ||
     it_fail "members remove $old (the leader): $out"
@@ -35,7 +36,8 @@ stop_ackload
 
 ids=$("$COORDCTL" --endpoints "$remaining" --timeout 1000 members list --json |
     grep -o '{"id":[0-9]*,"voter":true' | grep -o '[0-9]*' | sort -n | xargs)
-want=$(seq 1 5 | grep -vx "$old" | xargs)
+want=$(ids_except 5 "$old" | xargs)
 [ "$ids" = "$want" ] || it_fail "voters are '$ids', expected '$want'"
 wait_for 10 "one leader among the four" one_leader 4 "$remaining"
-verify_acks "$acks" $want
+read -ra want_ids <<<"$want"
+verify_acks "$acks" "${want_ids[@]}"

@@ -4,6 +4,7 @@
 # every node in turn (a leader is elected each time) and then stopping the
 # whole ensemble and starting it again. Snapshots are taken every 500
 # entries, so nodes restart from a snapshot plus the log above it.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup restarts 3
 

@@ -3,6 +3,7 @@
 # sigterm: SIGTERM makes a node exit 0 promptly, with "node stopped" in its
 # log, the leader too and while writes are in flight; it restarts with its
 # data, and no acknowledged write is lost.
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup sigterm 7
 

@@ -5,6 +5,7 @@
 # needs is gone, so it must catch up by installing a snapshot, and it then
 # serves every acknowledged key (serializable reads on it, once it has
 # applied the leader's commit index; linearizable ones too).
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR/../..
 . "$(dirname "$0")/lib.sh"
 it_setup snapshot_catchup 5
 
