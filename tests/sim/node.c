@@ -416,6 +416,20 @@ static void job_done(struct sim *s, struct sim_node *n, uint64_t seq)
     complete_reads(s, n);
 }
 
+/* The nemesis likes the window between a write and its flush, when a
+ * power loss can undo or tear it: crash in it (queued before the flush, so
+ * a crash due at the same time comes first), back within a few ms. */
+static void crash_before_sync(struct sim *s, struct sim_node *n, raft_time sync_at)
+{
+    struct sim_event crash = {.type = SIM_EV_CRASH, .node = n->id, .inc = n->inc, .flag = true};
+
+    if (s->phase != SIM_PHASE_CHAOS || !raft_rand_chance(&s->store_rng, s->p.torn_crash_pm)) {
+        return;
+    }
+    crash.at = s->now + raft_rand_below(&s->store_rng, sync_at - s->now + 1);
+    sim_world_push(s, &crash);
+}
+
 /* The job's time has come (design note 6): write it to the real log, and
  * make sure a flush follows. */
 static void job_write(struct sim *s, struct sim_node *n, uint64_t seq)
@@ -439,6 +453,7 @@ static void job_write(struct sim *s, struct sim_node *n, uint64_t seq)
     if (!st->sync_queued) {
         ev.at = s->now + raft_rand_below(&s->store_rng, (uint64_t)s->p.sync_max_ms + 1);
         ev.inc = n->inc;
+        crash_before_sync(s, n, ev.at);
         sim_world_push(s, &ev);
         st->sync_queued = true;
     }

@@ -234,6 +234,8 @@ static int run(const struct sim_opts *o, struct sim *s, char *what, size_t len)
         store_total.n_opens += st.n_opens;
         store_total.n_power += st.n_power;
         store_total.n_kills += st.n_kills;
+        store_total.n_dirty += st.n_dirty;
+        store_total.n_torn += st.n_torn;
         store_total.n_writes += st.n_writes;
         store_total.n_syncs += st.n_syncs;
     }
@@ -284,9 +286,9 @@ static void print_ok(const struct sim *s)
            (unsigned long long)s->check.max_committed, s->n_snapshots, sim_world_hash(s));
     if (s->o.storage) {
         sim_world_store_stats(s, &st);
-        printf(" opens=%" PRIu64 " power_losses=%" PRIu64 " kills=%" PRIu64 " writes=%" PRIu64
-               " syncs=%" PRIu64,
-               st.n_opens, st.n_power, st.n_kills, st.n_writes, st.n_syncs);
+        printf(" opens=%" PRIu64 " power_losses=%" PRIu64 " kills=%" PRIu64
+               " unflushed_at_crash=%" PRIu64 " torn_cut=%" PRIu64,
+               st.n_opens, st.n_power, st.n_kills, st.n_dirty, st.n_torn);
     }
     printf("\n");
 }
@@ -376,9 +378,11 @@ static int many_seeds(const struct cli *c)
         printf("sim: %" PRIu64 " seeds passed\n", passed);
         if (c->o.storage) {
             printf("sim: real storage: %" PRIu64 " log opens, %" PRIu64 " power losses, %" PRIu64
-                   " kills, %" PRIu64 " writes, %" PRIu64 " syncs\n",
+                   " kills, %" PRIu64 " crashes with unflushed writes, %" PRIu64
+                   " torn tails cut, %" PRIu64 " writes, %" PRIu64 " syncs\n",
                    store_total.n_opens, store_total.n_power, store_total.n_kills,
-                   store_total.n_writes, store_total.n_syncs);
+                   store_total.n_dirty, store_total.n_torn, store_total.n_writes,
+                   store_total.n_syncs);
         }
     }
     sim_util_free(s);

@@ -410,6 +410,9 @@ void sim_store_crash(struct sim_store *st, bool power)
     if (st->log == NULL) {
         return;
     }
+    if (st->fs.n_files > 0) {
+        st->n_dirty++;
+    }
     faultfs_crash_here(&st->fs, power ? FAULTFS_POWER : FAULTFS_KILL);
     coord_log_close(st->log); /* its flushes reach nothing: faultfs is down */
     st->log = NULL;
@@ -428,6 +431,7 @@ void sim_store_stats_add(const struct sim_store *st, struct sim_store_stats *sta
     stats->n_opens += st->n_opens;
     stats->n_power += st->n_power;
     stats->n_kills += st->n_kills;
+    stats->n_dirty += st->n_dirty;
     stats->n_writes += st->fs.n_writes;
     stats->n_syncs += st->fs.n_syncs;
 }

@@ -41,6 +41,7 @@ struct sim_store {
     uint64_t n_opens; /* coord_log_open() calls */
     uint64_t n_power; /* crashes that undid unflushed writes */
     uint64_t n_kills; /* crashes that kept them */
+    uint64_t n_dirty; /* crashes (either kind) with unflushed writes in some file */
 };
 
 /* Counters over a run, for the summary line. */
@@ -48,6 +49,8 @@ struct sim_store_stats {
     uint64_t n_opens;  /* coord_log_open() calls */
     uint64_t n_power;  /* crashes that were power losses */
     uint64_t n_kills;  /* crashes that kept the page cache */
+    uint64_t n_dirty;  /* crashes with unflushed writes in some file */
+    uint64_t n_torn;   /* torn tails coord_log_open() cut off */
     uint64_t n_writes; /* pwrites issued by the logs */
     uint64_t n_syncs;  /* fdatasyncs issued by the logs */
 };

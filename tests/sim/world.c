@@ -133,6 +133,7 @@ static void draw_storage(struct sim *s)
     p->preallocate = raft_rand_chance(r, 500) != 0;
     p->power_pm = (unsigned)raft_rand_below(r, 1001);
     p->sync_max_ms = (uint32_t)raft_rand_below(r, 6);
+    p->torn_crash_pm = raft_rand_chance(r, 300) ? 0 : 1 + (unsigned)raft_rand_below(r, 30);
 }
 
 /* coord's log lines (storage warnings: torn tails cut, terms raised) go to
@@ -142,7 +143,9 @@ static void log_sink(void *arg, int level, const char *line)
     struct sim *s = arg;
     char buf[LOG_LINE_MAX];
 
-    (void)level;
+    if (level == COORD_LOG_WARN && strstr(line, "torn tail") != NULL) {
+        s->n_torn++;
+    }
     if (!sim_trace_on(&s->trace)) {
         return;
     }
@@ -271,6 +274,7 @@ void sim_world_store_stats(const struct sim *s, struct sim_store_stats *stats)
             sim_store_stats_add(s->nodes[id]->store, stats);
         }
     }
+    stats->n_torn = s->n_torn;
 }
 
 uint64_t sim_world_hash(const struct sim *s)

@@ -66,10 +66,11 @@ struct sim_params {
     unsigned leader_pm; /* chance a request goes to a node that thinks it leads */
     /* --storage real only, drawn from store_rng so that the rest is the same
      * run as without it: */
-    uint64_t segment_size; /* bytes per log segment: small, so segments roll */
-    bool preallocate;      /* segments reserve their size up front */
-    unsigned power_pm;     /* chance a crash is a power loss (else the page cache survives) */
-    uint32_t sync_max_ms;  /* a written job is flushed 0..this many ms later */
+    uint64_t segment_size;  /* bytes per log segment: small, so segments roll */
+    bool preallocate;       /* segments reserve their size up front */
+    unsigned power_pm;      /* chance a crash is a power loss (else the page cache survives) */
+    uint32_t sync_max_ms;   /* a written job is flushed 0..this many ms later */
+    unsigned torn_crash_pm; /* chance to crash between a write and its flush */
 };
 
 enum sim_phase {
@@ -106,6 +107,7 @@ struct sim {
     uint64_t n_snapshots;
     char *store_root;           /* --storage real: the run's temporary directory */
     struct raft_rand store_rng; /* --storage real: every choice about the real disks */
+    uint64_t n_torn;            /* --storage real: torn tails the logs cut off at open */
 };
 
 /* Set up a run (nodes created and started). Returns 0, or -1 with a message
