@@ -1227,6 +1227,7 @@ static void flush(struct coord_node *n)
 {
     (void)uv_idle_stop(&n->flush_idle);
     if (n->closing || n->fatal) {
+        drain(n);
         return;
     }
     if (n->submits.n > 0) {
@@ -1460,9 +1461,9 @@ int coord_node_conf_change(struct coord_node *n, uint8_t op, raft_id id, const c
     ev.conf_change.op = op;
     ev.conf_change.id = id;
     rv = step(n, &ev, &index);
+    kick(n); /* answers the step produced run from the next flush, not from here */
     if (rv != 0) {
         req_free(n, r);
-        drain(n);
         return rv;
     }
     COORD_LOG(INFO, "membership change proposed op=%u id=%llu index=%llu", op, (ull)id, (ull)index);
@@ -1470,7 +1471,6 @@ int coord_node_conf_change(struct coord_node *n, uint8_t op, raft_id id, const c
     r->index = index;
     r->term = raft_term_get(n->raft);
     props_insert(n, r);
-    drain(n);
     return 0;
 }
 
@@ -1491,20 +1491,24 @@ int coord_node_transfer(struct coord_node *n, raft_id to, uint32_t timeout_ms, c
     if (r == NULL) {
         return RAFT_ENOMEM;
     }
+    r->state = RS_WAIT;
+    list_push(&n->others, r);
+    kick(n); /* every answer, this one's too, runs from the next flush */
+    if (to == n->cfg.id) {
+        finish(n, &n->others, r, 0, NULL); /* already done */
+        return 0;
+    }
     ev.transfer.to = to;
     rv = step(n, &ev, NULL);
     if (rv != 0) {
+        list_unlink(&n->others, r);
         req_free(n, r);
-        drain(n);
         return rv;
     }
     COORD_LOG(INFO, "leadership transfer started to=%llu", (ull)to);
-    r->state = RS_WAIT;
-    list_push(&n->others, r);
     if (n->role != RAFT_LEADER && n->leader != 0) {
         finish(n, &n->others, r, 0, NULL);
     }
-    drain(n);
     return 0;
 }
 

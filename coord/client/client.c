@@ -1105,6 +1105,15 @@ static bool retry_refused(struct coord_client *c, struct conn *conn, const struc
     case RAFT_ELEADERLESS:
         hold(c, r);
         return true;
+    case RAFT_EBUSY:
+        /* A key write refused with EBUSY was never proposed (a leadership
+         * transfer in progress, or the node's queue full): wait and resend.
+         * A membership change's EBUSY is an answer for the operator. */
+        if (r->op != COORD_CLIENT_OP_PUT && r->op != COORD_CLIENT_OP_DEL) {
+            return false;
+        }
+        hold(c, r);
+        return true;
     case RAFT_ESHUTDOWN:
         if (conn == c->conn) {
             c->cur = (conn->endpoint + 1) % c->n_endpoints;

@@ -486,6 +486,13 @@ static void test_node_membership_and_transfer(void **state)
     assert_int_equal(a.status, 0);
     assert_int_equal(a.leader, to);
     RUN_UNTIL(f, leader_of(f) == (int)to - 1);
+    /* A transfer to the node that already leads is answered at once. */
+    memset(&a, 0, sizeof a);
+    assert_int_equal(coord_node_transfer(f->node[to - 1], to, 0, on_answer, &a), 0);
+    assert_false(a.done);
+    RUN_UNTIL(f, a.done);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(a.leader, to);
 }
 
 static void test_node_addresses_split_and_join(void **state)
