@@ -18,7 +18,8 @@
  *     snapshots the disk can hold (a snapshot meta changes by rename, which
  *     faultfs never undoes), and the recovered meta must match one of them.
  *  4. Nothing here depends on the directory's name: paths appear only in
- *     coord's log lines, which the world strips before tracing them.
+ *     coord's messages (log lines, open's error), stripped of it before
+ *     they reach the output (sim_store_unroot).
  */
 #include "tests/sim/store.h"
 
@@ -34,7 +35,7 @@
 
 #define LLU(x) ((unsigned long long)(x))
 
-#define MAX_ENTRY_BYTES 1024 /* sim entries: client values up to 4 x 32 bytes, configurations */
+#define MAX_ENTRY_BYTES 1024 /* sim entries: values of up to 32 bytes, configurations */
 #define ERR_LEN         400  /* bytes of coord_log_open()'s message */
 #define NAME_MAX_LEN    32   /* bytes of "/n<id>" */
 #define NO_FLOOR        UINT64_MAX
@@ -459,13 +460,18 @@ char *sim_store_root_new(void)
     return root;
 }
 
-/* Remove the files of dir (no subdirectories expected) and dir itself. */
-static void rm_dir(const char *dir, int depth)
+/* Remove dir's entries and dir. Entries that are directories are emptied
+ * first when nested; below them only plain files are expected (a run's
+ * directory holds one directory of log files per node). */
+static void rm_dir(const char *dir, bool nested)
 {
     struct dirent *de;
+    struct dirent *de2;
     struct stat st;
     char path[512];
+    char path2[800]; /* path, "/", a name of up to 255 bytes */
     DIR *d = opendir(dir);
+    DIR *d2;
 
     if (d == NULL) {
         return;
@@ -475,8 +481,14 @@ static void rm_dir(const char *dir, int depth)
             continue;
         }
         (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (depth > 0 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            rm_dir(path, depth - 1);
+        d2 = nested && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+        while (d2 != NULL && (de2 = readdir(d2)) != NULL) {
+            (void)snprintf(path2, sizeof path2, "%s/%s", path, de2->d_name);
+            (void)unlink(path2); /* fails harmlessly on "." and ".." */
+        }
+        if (d2 != NULL) {
+            closedir(d2);
+            (void)rmdir(path);
         } else {
             (void)unlink(path);
         }
@@ -490,6 +502,6 @@ void sim_store_root_free(char *root)
     if (root == NULL) {
         return;
     }
-    rm_dir(root, 1);
+    rm_dir(root, true);
     sim_util_free(root);
 }

@@ -629,9 +629,8 @@ static void crash(struct faultfs *fs, struct coord_log *log, enum faultfs_mode m
  * process crash (kill -9) the writes it never flushed are still in the page
  * cache, and open reads them; unless open flushes them, a power loss later
  * takes back a vote or entries the node has acted on since. Found by
- * `sim --storage real --seed 106 --nodes 5` (a vote lost) and `--seed 47
- * --nodes 7` (an entry lost). faultfs keeps a random part of unflushed
- * writes: several seeds make a miss unlikely. */
+ * `sim --storage real` (tests/sim/README.md). faultfs keeps a random part
+ * of unflushed writes: several seeds make a miss unlikely. */
 static void test_log_open_makes_what_it_recovers_durable(void **state)
 {
     struct fx *f = *state;
