@@ -986,6 +986,16 @@ static void applied_one(struct coord_node *n, raft_index index, raft_term term,
 
 static void apply_failed(struct coord_node *n, int status)
 {
+    struct req *r;
+
+    /* The entries are committed: they apply after a restart that fixes the
+     * cause (a larger map), so their writers learn that, not a refusal. */
+    while ((r = n->props.head) != NULL) {
+        answer(n, r, status,
+               "committed but not applied: the state machine stopped; it applies after the "
+               "node restarts with the cause fixed",
+               NULL);
+    }
     if (n->apply_error == 0) {
         n->apply_error = status;
         COORD_LOG(ERROR,

@@ -33,6 +33,7 @@ struct fx {
     struct coord_config cfg[MAX_NODES];
     struct coord_node *node[MAX_NODES];
     int closed;
+    size_t last_len; /* bytes of the value the last read_key() found */
 };
 
 struct answer {
@@ -252,9 +253,13 @@ static void on_read(void *arg, const struct coord_node_result *res)
     }
     r->status = coord_fsm_get(coord_node_fsm(r->f->node[r->i]), &key, &out);
     if (r->status == 0) {
-        assert_true(out.n_kvs == 1 && out.kvs[0].value.len < sizeof r->value);
-        memcpy(r->value, out.kvs[0].value.base, out.kvs[0].value.len);
-        r->value[out.kvs[0].value.len] = '\0';
+        size_t len = out.kvs[0].value.len;
+
+        assert_int_equal(out.n_kvs, 1);
+        r->f->last_len = len;
+        len = len < sizeof r->value ? len : sizeof r->value - 1; /* a prefix of large ones */
+        memcpy(r->value, out.kvs[0].value.base, len);
+        r->value[len] = '\0';
         coord_fsm_read_release(&out);
     }
 }
@@ -353,6 +358,55 @@ static void test_node_close_fails_waiting_requests(void **state)
     close_node(f, 0);
     assert_true(a.done);
     assert_true(a.status == RAFT_ESHUTDOWN || a.status == 0);
+}
+
+static void test_node_full_store_refuses_writes_serves_reads_loses_nothing(void **state)
+{
+    struct fx *f = *state;
+    static char big[200 * 1024];
+    struct coord_node_status st;
+    struct answer a = {0};
+    char value[64];
+    char key[16];
+    int i;
+    int rv = 0;
+
+    memset(big, 'x', sizeof big - 1);
+    configure(f, 1, 1000000);
+    f->cfg[0].map_size_mb = 1;
+    open_node(f, 0);
+    RUN_UNTIL(f, leader_of(f) == 0);
+    assert_int_equal(propose_put(f, 0, "small", "v", &a), 0);
+    RUN_UNTIL(f, a.done);
+    for (i = 0; i < 20 && rv == 0; i++) {
+        (void)snprintf(key, sizeof key, "big%d", i);
+        memset(&a, 0, sizeof a);
+        rv = propose_put(f, 0, key, big, &a);
+        if (rv == 0) {
+            RUN_UNTIL(f, a.done);
+            rv = a.status;
+        }
+    }
+    assert_int_equal(rv, RAFT_ENOSPC); /* a 1 MiB map holds fewer than 20 */
+    memset(&a, 0, sizeof a);
+    assert_int_equal(propose_put(f, 0, "more", "v", &a), RAFT_ENOSPC);
+    status_of(f, 0, &st);
+    assert_int_equal(st.storage_error, RAFT_ENOSPC);
+    assert_int_equal(read_key(f, 0, "small", false, value), 0);
+    assert_string_equal(value, "v");
+
+    /* A larger map: the committed write that did not fit is applied. */
+    close_node(f, 0);
+    f->cfg[0].map_size_mb = 16;
+    open_node(f, 0);
+    RUN_UNTIL(f, leader_of(f) == 0);
+    (void)snprintf(key, sizeof key, "big%d", i - 1);
+    assert_int_equal(read_key(f, 0, key, true, value), 0);
+    assert_int_equal(f->last_len, sizeof big - 1);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(propose_put(f, 0, "more", "v", &a), 0);
+    RUN_UNTIL(f, a.done);
+    assert_int_equal(a.status, 0);
 }
 
 /* ---- three nodes ------------------------------------------------------------------------ */
@@ -522,6 +576,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_single_applies_and_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_restart_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_close_fails_waiting_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_node_full_store_refuses_writes_serves_reads_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_three_replicate_and_refuse_on_followers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_node_lagging_follower_catches_up_by_snapshot, setup,
