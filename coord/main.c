@@ -24,8 +24,10 @@ struct coordd {
     uv_timer_t fatal_timer;
     struct coord_node *node;
     struct coord_server *server;
+    uint32_t transfer_ms; /* leadership hand-off budget at SIGTERM */
     int exit_code;
     bool stopping;
+    bool handing_off;
 };
 
 static void on_node_closed(void *arg)
@@ -52,11 +54,43 @@ static void stop(struct coordd *d, int exit_code)
     coord_node_close(d->node, on_node_closed, d);
 }
 
+static void on_handed_off(void *arg, const struct coord_node_result *res)
+{
+    struct coordd *d = arg;
+
+    if (res->status == 0) {
+        COORD_LOG(INFO, "leadership handed off leader=%llu, stopping",
+                  (unsigned long long)res->leader);
+    } else {
+        COORD_LOG(WARN, "leadership hand-off failed err=%s, stopping anyway",
+                  raft_err_name(res->status));
+    }
+    stop(d, 0);
+}
+
+/* A leader first hands leadership to the most up-to-date voter (bounded by
+ * two election timeouts), so clients see a hand-off, not an election. A
+ * second signal stops at once. */
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct coordd *d = h->data;
+    char addr[8];
+    uint64_t id;
 
     COORD_LOG(INFO, "signal received signal=%s, stopping", signum == SIGTERM ? "TERM" : "INT");
+    if (d->stopping || d->handing_off) {
+        stop(d, 0);
+        return;
+    }
+    if (coord_node_leader(d->node, &id, addr, sizeof addr) == 1) {
+        int rv = coord_node_transfer(d->node, 0, d->transfer_ms, on_handed_off, d);
+
+        if (rv == 0) {
+            d->handing_off = true;
+            return;
+        }
+        COORD_LOG(WARN, "leadership hand-off not started err=%s", raft_err_name(rv));
+    }
     stop(d, 0);
 }
 
@@ -119,6 +153,7 @@ int main(int argc, char **argv)
         return rv == RAFT_ECONFIG ? 2 : 1;
     }
     coord_node_on_fatal(d.node, on_fatal, &d);
+    d.transfer_ms = 2 * cfg.election_timeout_ms;
     rv = coord_server_new(&d.loop, d.node, &cfg, &d.server, err, sizeof err);
     if (rv != 0) {
         (void)fprintf(stderr, "coordd: %s\n", err[0] != '\0' ? err : raft_err_str(rv));
