@@ -71,6 +71,7 @@
 #include "coord/fsm.h"
 #include "coord/log.h"
 #include "coord/node.h"
+#include "coord/uverr.h"
 #include "raft/base/alloc.h"
 #include "raft/base/assert.h"
 
@@ -237,41 +238,6 @@ static void up_flush_done(struct upstream *up, int status);
 static void arm_timer(struct coord_server *s);
 
 /* ---- errors, checks, lifetime ----------------------------------------------------------- */
-
-static int xlate(int uv_err)
-{
-    switch (uv_err) {
-    case 0:
-        return 0;
-    case UV_ENOMEM:
-        return RAFT_ENOMEM;
-    case UV_EADDRINUSE:
-        return RAFT_EBUSY;
-    case UV_EINVAL:
-    case UV_EADDRNOTAVAIL:
-    case UV_EAFNOSUPPORT:
-    case UV_EACCES:
-    case UV_EAI_NONAME:
-    case UV_EAI_AGAIN:
-    case UV_EAI_FAIL:
-    case UV_EAI_FAMILY:
-    case UV_EAI_SERVICE:
-        return RAFT_ECONFIG;
-    case UV_ECONNREFUSED:
-    case UV_ECONNRESET:
-    case UV_ECONNABORTED:
-    case UV_EPIPE:
-    case UV_ENOTCONN:
-    case UV_EOF:
-    case UV_ETIMEDOUT:
-    case UV_EHOSTUNREACH:
-    case UV_ENETUNREACH:
-    case UV_ECANCELED:
-        return RAFT_ENOCONN;
-    default:
-        return RAFT_EIO;
-    }
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -613,7 +579,7 @@ static void conn_lost(struct conn *c, int uv_err)
 {
     if (uv_err != UV_EOF) {
         COORD_LOG(DEBUG, "client connection lost conn=%llu peer=%s err=%s detail=\"%s\"",
-                  (ull)c->no, c->peer, raft_err_name(xlate(uv_err)), uv_strerror(uv_err));
+                  (ull)c->no, c->peer, raft_err_name(coord_uv_err(uv_err)), uv_strerror(uv_err));
     }
     conn_close(c);
 }
@@ -1379,8 +1345,8 @@ static void accept_one(struct coord_server *s)
     s->accept_stalled = false;
     rv = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->w.tcp);
     if (rv != 0) {
-        COORD_LOG(WARN, "client accept failed err=%s detail=\"%s\"", raft_err_name(xlate(rv)),
-                  uv_strerror(rv));
+        COORD_LOG(WARN, "client accept failed err=%s detail=\"%s\"",
+                  raft_err_name(coord_uv_err(rv)), uv_strerror(rv));
         conn_close(c);
         return;
     }
@@ -1397,8 +1363,8 @@ static void on_connection(uv_stream_t *listener, int status)
     struct coord_server *s = listener->data;
 
     if (status != 0) {
-        COORD_LOG(WARN, "client accept failed err=%s detail=\"%s\"", raft_err_name(xlate(status)),
-                  uv_strerror(status));
+        COORD_LOG(WARN, "client accept failed err=%s detail=\"%s\"",
+                  raft_err_name(coord_uv_err(status)), uv_strerror(status));
         return;
     }
     if (!s->closing) {
@@ -1567,7 +1533,7 @@ static void upstream_lost(struct upstream *up, int uv_err)
         COORD_LOG(WARN,
                   "forwarding connection lost leader=%llu address=%s inflight=%zu "
                   "err=%s detail=\"%s\"",
-                  (ull)up->leader, up->addr, up->n_out, raft_err_name(xlate(uv_err)),
+                  (ull)up->leader, up->addr, up->n_out, raft_err_name(coord_uv_err(uv_err)),
                   uv_strerror(uv_err));
     } else {
         COORD_LOG(DEBUG, "forwarding connection closed leader=%llu address=%s detail=\"%s\"",
@@ -2064,7 +2030,7 @@ static int listen_on(struct coord_server *s, char *err, size_t err_len)
     if (rv != 0) {
         (void)snprintf(err, err_len, "client_addr %s: %s failed: %s", s->addr, what,
                        uv_strerror(rv));
-        return xlate(rv) == RAFT_ENOCONN ? RAFT_EIO : xlate(rv);
+        return coord_uv_err(rv) == RAFT_ENOCONN ? RAFT_EIO : coord_uv_err(rv);
     }
     s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                              : ((struct sockaddr_in *)&ss)->sin_port);

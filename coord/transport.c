@@ -75,6 +75,7 @@
 #include "coord/codec_peer.h"
 #include "coord/frame.h"
 #include "coord/log.h"
+#include "coord/uverr.h"
 #include "raft/base/alloc.h"
 #include "raft/base/assert.h"
 #include "raft/base/rand.h"
@@ -250,44 +251,6 @@ typedef unsigned long long ull; /* for printf */
 
 /* ---- errors, checks, lifetime ----------------------------------------------------------- */
 
-static int xlate(int uv_err)
-{
-    switch (uv_err) {
-    case 0:
-        return 0;
-    case UV_ENOMEM:
-        return RAFT_ENOMEM;
-    case UV_EADDRINUSE:
-        return RAFT_EBUSY;
-    case UV_EINVAL:
-    case UV_EADDRNOTAVAIL:
-    case UV_EAFNOSUPPORT:
-    case UV_EACCES:
-    case UV_EAI_NONAME:
-    case UV_EAI_AGAIN:
-    case UV_EAI_FAIL:
-    case UV_EAI_FAMILY:
-    case UV_EAI_SERVICE:
-        return RAFT_ECONFIG;
-    case UV_ECONNREFUSED:
-    case UV_ECONNRESET:
-    case UV_ECONNABORTED:
-    case UV_EPIPE:
-    case UV_ENOTCONN:
-    case UV_EOF:
-    case UV_ETIMEDOUT:
-    case UV_EHOSTUNREACH:
-    case UV_ENETUNREACH:
-        return RAFT_ENOCONN;
-    case UV_ENOSPC:
-        return RAFT_ENOSPC;
-    case UV_ENOENT:
-        return RAFT_ENOTFOUND;
-    default:
-        return RAFT_EIO;
-    }
-}
-
 #ifndef NDEBUG
 static bool check(const struct coord_transport *t)
 {
@@ -410,7 +373,7 @@ static int resolve_now(uv_loop_t *loop, const char *address, struct sockaddr_sto
     hints.ai_flags = AI_PASSIVE;
     rv = uv_getaddrinfo(loop, &req, NULL, host, port, &hints);
     if (rv != 0) {
-        return xlate(rv);
+        return coord_uv_err(rv);
     }
     memcpy(ss, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
     uv_freeaddrinfo(req.addrinfo);
@@ -589,7 +552,8 @@ static void conn_lost(struct conn *c, int uv_err)
 {
     if (c->state == CONN_ACTIVE) {
         COORD_LOG(INFO, "peer disconnected id=%llu address=%s err=%s detail=\"%s\"",
-                  (ull)c->peer_id, c->address, raft_err_name(xlate(uv_err)), uv_strerror(uv_err));
+                  (ull)c->peer_id, c->address, raft_err_name(coord_uv_err(uv_err)),
+                  uv_strerror(uv_err));
     } else {
         COORD_LOG(DEBUG, "peer connection lost id=%llu address=%s detail=\"%s\"", (ull)c->peer_id,
                   c->address, uv_strerror(uv_err));
@@ -654,7 +618,7 @@ static int conn_write(struct conn *c, struct raft_buf frame, size_t n_msgs, bool
     if (rv != 0) {
         raft_free(w);
         conn_lost(c, rv);
-        rv = xlate(rv);
+        rv = coord_uv_err(rv);
         goto err_after_frame;
     }
     c->inflight += frame.len;
@@ -967,7 +931,7 @@ static int conn_open(struct conn *c)
     rv = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rv != 0) {
         conn_lost(c, rv);
-        return xlate(rv);
+        return coord_uv_err(rv);
     }
     c->state = CONN_HELLO;
     return 0;
@@ -998,7 +962,7 @@ static void accept_one(struct coord_transport *t)
     t->n_pending++;
     rv = uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&c->tcp);
     if (rv != 0) {
-        COORD_LOG(WARN, "peer accept failed err=%s detail=\"%s\"", raft_err_name(xlate(rv)),
+        COORD_LOG(WARN, "peer accept failed err=%s detail=\"%s\"", raft_err_name(coord_uv_err(rv)),
                   uv_strerror(rv));
         conn_close(c);
         return;
@@ -1022,8 +986,8 @@ static void on_connection(uv_stream_t *server, int status)
     struct coord_transport *t = server->data;
 
     if (status != 0) {
-        COORD_LOG(WARN, "peer accept failed err=%s detail=\"%s\"", raft_err_name(xlate(status)),
-                  uv_strerror(status));
+        COORD_LOG(WARN, "peer accept failed err=%s detail=\"%s\"",
+                  raft_err_name(coord_uv_err(status)), uv_strerror(status));
         return;
     }
     if (!t->closing) {
@@ -1061,7 +1025,7 @@ static void connect_to(struct conn *c, const struct sockaddr *sa)
     rv = uv_tcp_connect(&c->connect, &c->tcp, sa, on_connect);
     if (rv != 0) {
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=%s detail=\"%s\"", (ull)c->peer_id,
-                  c->address, raft_err_name(xlate(rv)), uv_strerror(rv));
+                  c->address, raft_err_name(coord_uv_err(rv)), uv_strerror(rv));
         conn_close(c);
     }
 }
@@ -1097,7 +1061,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (status != 0 || res == NULL) {
         status = status != 0 ? status : UV_EAI_NONAME;
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=%s detail=\"%s\"", (ull)c->peer_id,
-                  c->address, raft_err_name(xlate(status)), uv_strerror(status));
+                  c->address, raft_err_name(coord_uv_err(status)), uv_strerror(status));
         uv_freeaddrinfo(res);
         conn_close(c);
         return;
@@ -1150,7 +1114,7 @@ static void peer_dial(struct coord_transport *t, struct peer *p)
     rv = uv_getaddrinfo(t->loop, &c->gai, on_resolved, host, port, &hints);
     if (rv != 0) {
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=%s", (ull)p->id, p->address,
-                  raft_err_name(xlate(rv)));
+                  raft_err_name(coord_uv_err(rv)));
         conn_close(c);
         return;
     }
@@ -1843,7 +1807,7 @@ static int start(struct coord_transport *t, const struct sockaddr_storage *ss)
         rv = uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &len);
     }
     if (rv != 0) {
-        int err = xlate(rv);
+        int err = coord_uv_err(rv);
 
         err = err == RAFT_EBUSY || err == RAFT_ENOMEM || err == RAFT_ECONFIG ? err : RAFT_EIO;
         COORD_LOG(ERROR, "transport listen failed address=%s err=%s detail=\"%s\"",
@@ -2144,7 +2108,7 @@ int coord_transport_send_snapshot(struct coord_transport *t, const struct raft_m
     rv = uv_fs_open(t->loop, &tx->req, tx->path, O_RDONLY, 0, tx_on_fs);
     if (rv != 0) {
         COORD_LOG(WARN, "snapshot open failed path=%s detail=\"%s\"", path, uv_strerror(rv));
-        rv = xlate(rv);
+        rv = coord_uv_err(rv);
         goto err_after_tx;
     }
     tx->fs_busy = true;

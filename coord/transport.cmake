@@ -6,7 +6,8 @@
 add_library(coord_net STATIC
   ${CMAKE_CURRENT_LIST_DIR}/frame.c
   ${CMAKE_CURRENT_LIST_DIR}/codec_peer.c
-  ${CMAKE_CURRENT_LIST_DIR}/transport.c)
+  ${CMAKE_CURRENT_LIST_DIR}/transport.c
+  ${CMAKE_CURRENT_LIST_DIR}/uverr.c)
 target_link_libraries(coord_net
   PUBLIC raft_base coord_storage coord_proto PkgConfig::LIBUV
   PRIVATE coord_warnings)
