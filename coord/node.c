@@ -169,9 +169,8 @@ struct coord_node {
     uv_cond_t cond; /* signalled on submitted */
     struct apply_queue submitted;
     struct apply_queue done_jobs;
-    raft_index apply_queued; /* loop: last index handed to the thread */
-    bool installing;         /* loop: an AJ_INSTALL is queued or running */
-    bool snapshotting;       /* loop: an AJ_SNAPSHOT is queued or running */
+    bool installing;   /* loop: an AJ_INSTALL is queued or running */
+    bool snapshotting; /* loop: an AJ_SNAPSHOT is queued or running */
 
     /* The state machine as the loop knows it. */
     raft_index applied;
@@ -181,8 +180,7 @@ struct coord_node {
     int storage_error;
 
     /* Snapshots. */
-    raft_index snap_index;    /* of the file snap/snapshot-<index>.mdb we serve */
-    raft_index snap_recorded; /* recorded by the log */
+    raft_index snap_index; /* of the file snap/snapshot-<index>.mdb we serve */
 
     /* Requests. */
     struct req_list props;   /* sorted by index */
@@ -735,7 +733,6 @@ static void queue_apply(struct coord_node *n, const struct raft_entry *entries, 
             }
             data += entries[i].data.len;
         }
-        n->apply_queued = entries[k - 1].index;
         apply_submit(n, j);
         entries += k;
         count -= k;
@@ -918,7 +915,6 @@ static void on_persisted(void *arg, void *job_arg, int status)
     } else if (!n->fatal && !n->closing) {
         send_msgs(n, j->msgs_after, j->n_msgs_after);
         if (j->installed || j->taken) {
-            n->snap_recorded = j->meta.index;
             snap_cleanup(n, j->meta.index, false);
         }
         if (j->installed) {
@@ -930,7 +926,6 @@ static void on_persisted(void *arg, void *job_arg, int status)
                 aj->type = AJ_INSTALL;
                 snap_path(n, j->meta.index, aj->path);
                 n->installing = true;
-                n->apply_queued = j->meta.index;
                 COORD_LOG(INFO, "snapshot install started index=%llu term=%llu", (ull)j->meta.index,
                           (ull)j->meta.term);
                 apply_submit(n, aj);
@@ -1723,8 +1718,7 @@ static int open_storage(struct coord_node *n, struct coord_log_recovered *rec, c
         n->applied = coord_fsm_applied_index(n->fsm);
         n->applied_term = coord_fsm_applied_term(n->fsm);
         n->revision = coord_fsm_revision(n->fsm);
-        n->apply_queued = n->applied;
-        n->snap_index = n->snap_recorded = rec->snapshot.index;
+        n->snap_index = rec->snapshot.index;
         snap_cleanup(n, rec->snapshot.index, true);
     }
     return rv;
