@@ -200,6 +200,7 @@ struct coord_node {
     size_t n_sent_fail;
 
     struct raft_conf book; /* the peers last given to the transport */
+    bool member;           /* this node is in the configuration in force */
     enum raft_role role;
     raft_id leader;
     raft_term term;
@@ -820,7 +821,14 @@ static void observe(struct coord_node *n, const struct raft_update *up)
     if (up->conf_changed) {
         const struct raft_conf *c = raft_conf_get(n->raft);
 
+        bool member = raft_conf_find(c, n->cfg.id) != NULL;
+
         COORD_LOG(INFO, "configuration changed servers=%u voters=%u", c->n, raft_conf_n_voters(c));
+        if (n->member && !member) {
+            COORD_LOG(WARN, "this node was removed from the configuration: it no longer votes "
+                            "or takes part; stop it");
+        }
+        n->member = member;
         set_peers(n);
     }
 }
