@@ -1003,6 +1003,21 @@ static void put_big(struct fx *f, struct tc *t)
     (void)f;
 }
 
+/* Make slow stop reading, then ask it for n serializable reads of the big
+ * value (ids 100...): n * BIG_VALUE bytes of answers it will not take. */
+static void flood_unread(struct fx *f, struct tc *slow, uint64_t n)
+{
+    struct bytes b = {0};
+    uint64_t i;
+
+    put_big(f, slow);
+    tc_read(slow, false);
+    for (i = 0; i < n; i++) {
+        add_range(&b, 100 + i, "big", NULL, 0, &(struct ro){.serializable = true});
+    }
+    tc_send(slow, &b);
+}
+
 static void test_server_slow_reader_pauses_then_resumes(void **state)
 {
     struct fx *f = *state;
@@ -1012,12 +1027,7 @@ static void test_server_slow_reader_pauses_then_resumes(void **state)
     struct bytes b = {0};
     uint64_t i;
 
-    put_big(f, slow);
-    tc_read(slow, false);
-    for (i = 0; i < 30; i++) {
-        add_range(&b, 100 + i, "big", NULL, 0, &(struct ro){.serializable = true});
-    }
-    tc_send(slow, &b);
+    flood_unread(f, slow, 30);
     RUN_UNTIL(f, stats_of(s).paused >= 1);
     assert_true(stats_of(s).out_bytes > COORD_SERVER_OUT_PAUSE);
     assert_true(stats_of(s).out_bytes_peak <= COORD_SERVER_OUT_MAX);
@@ -1046,14 +1056,8 @@ static void test_server_client_that_never_reads_is_closed_at_the_bound(void **st
     struct tc *slow = tc_connect(f, s->addr);
     struct tc *other = tc_connect(f, s->addr);
     struct bytes b = {0};
-    uint64_t i;
 
-    put_big(f, slow);
-    tc_read(slow, false);
-    for (i = 0; i < 100; i++) {
-        add_range(&b, 100 + i, "big", NULL, 0, &(struct ro){.serializable = true});
-    }
-    tc_send(slow, &b);
+    flood_unread(f, slow, 100);
     RUN_UNTIL(f, stats_of(s).overflows == 1);
     assert_true(stats_of(s).out_bytes_peak <= COORD_SERVER_OUT_MAX + BIG_VALUE + 1024);
     assert_int_equal(log_count(f, "reason=unsent_answers_over_bound"), 1);
@@ -1069,19 +1073,12 @@ static void test_server_client_that_stops_reading_is_closed_after_the_stall_time
     struct coord_config cfg;
     struct srv *s;
     struct tc *slow;
-    struct bytes b = {0};
-    uint64_t i;
 
     srv_config(f, 0, &cfg);
     cfg.request_timeout_ms = 100; /* stall time: the 1 s floor */
     s = srv_start_cfg(f, 0, &cfg);
     slow = tc_connect(f, s->addr);
-    put_big(f, slow);
-    tc_read(slow, false);
-    for (i = 0; i < 24; i++) {
-        add_range(&b, 100 + i, "big", NULL, 0, &(struct ro){.serializable = true});
-    }
-    tc_send(slow, &b);
+    flood_unread(f, slow, 24);
     RUN_UNTIL(f, stats_of(s).overflows == 1);
     assert_int_equal(log_count(f, "reason=no_write_progress"), 1);
     assert_int_equal(stats_of(s).n_conns, 0);
