@@ -27,6 +27,7 @@
 #include "proto/coord.pb-c.h"
 #include "raft/base/alloc.h"
 #include "raft/base/err.h"
+#include "tests/lib/uvwait.h"
 
 #define GUARD_MS   5000   /* a wait fails after this long */
 #define MAX_ITERS  200000 /* ... or after this many loop iterations */
@@ -444,19 +445,8 @@ struct fx {
 };
 
 #define RUN_UNTIL(f, cond)                                                                         \
-    do {                                                                                           \
-        int iter_;                                                                                 \
-        (f)->timed_out = false;                                                                    \
-        uv_timer_start(&(f)->guard, on_guard, GUARD_MS, 0);                                        \
-        for (iter_ = 0; iter_ < MAX_ITERS && !(cond) && !(f)->timed_out; iter_++) {                \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        }                                                                                          \
-        uv_timer_stop(&(f)->guard);                                                                \
-        if (!(cond)) {                                                                             \
-            print_error("%s:%d: gave up waiting for: %s\n", __FILE__, __LINE__, #cond);            \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+    UVWAIT_UNTIL(&(f)->loop, &(f)->guard, on_guard, (f)->timed_out, GUARD_MS, MAX_ITERS, cond,     \
+                 (void)0)
 
 static void on_guard(uv_timer_t *h)
 {

@@ -20,9 +20,11 @@
 #include "coord/node.h"
 #include "raft/base/alloc.h"
 #include "tests/lib/fsutil.h"
+#include "tests/lib/uvwait.h"
 
-#define MAX_NODES  3
-#define RUN_MAX_MS 20000 /* any wait longer than this fails the test */
+#define MAX_NODES     3
+#define RUN_MAX_MS    20000   /* any wait longer than this fails the test */
+#define RUN_MAX_ITERS 2000000 /* ... or more loop iterations than this */
 
 struct fx {
     uv_loop_t loop;
@@ -54,17 +56,8 @@ static void on_guard(uv_timer_t *h)
 
 /* Run the loop until cond holds; fail after RUN_MAX_MS. */
 #define RUN_UNTIL(f, cond)                                                                         \
-    do {                                                                                           \
-        (f)->expired = false;                                                                      \
-        (void)uv_timer_start(&(f)->guard, on_guard, RUN_MAX_MS, 0);                                \
-        while (!(cond) && !(f)->expired) {                                                         \
-            (void)uv_run(&(f)->loop, UV_RUN_ONCE);                                                 \
-        }                                                                                          \
-        (void)uv_timer_stop(&(f)->guard);                                                          \
-        if (!(cond)) {                                                                             \
-            fail_msg("timed out waiting for %s", #cond);                                           \
-        }                                                                                          \
-    } while (0)
+    UVWAIT_UNTIL(&(f)->loop, &(f)->guard, on_guard, (f)->expired, RUN_MAX_MS, RUN_MAX_ITERS, cond, \
+                 (void)0)
 
 /* A port nobody listens on right now, from the kernel. */
 static int free_port(void)

@@ -23,6 +23,7 @@
 #include "proto/coord.pb-c.h"
 #include "raft/base/alloc.h"
 #include "tests/lib/fsutil.h"
+#include "tests/lib/uvwait.h"
 #include "tests/unit/server/fake_node.h"
 
 #define GUARD_MS  8000    /* a wait fails after this long */
@@ -89,20 +90,8 @@ struct ro {
 };
 
 #define RUN_UNTIL(f, cond)                                                                         \
-    do {                                                                                           \
-        int iter_;                                                                                 \
-        (f)->timed_out = false;                                                                    \
-        uv_timer_start(&(f)->guard, on_guard, GUARD_MS, 0);                                        \
-        for (iter_ = 0; iter_ < MAX_ITERS && !(cond) && !(f)->timed_out; iter_++) {                \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-        }                                                                                          \
-        uv_timer_stop(&(f)->guard);                                                                \
-        if (!(cond)) {                                                                             \
-            print_error("%s:%d: gave up waiting for: %s\n", __FILE__, __LINE__, #cond);            \
-            dump_log(f);                                                                           \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+    UVWAIT_UNTIL(&(f)->loop, &(f)->guard, on_guard, (f)->timed_out, GUARD_MS, MAX_ITERS, cond,     \
+                 dump_log(f))
 
 /* Run n loop iterations (without blocking when nothing is ready). */
 static void spin(struct fx *f, int n)
