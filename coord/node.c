@@ -169,6 +169,7 @@ struct coord_node {
     uv_cond_t cond; /* signalled on submitted */
     struct apply_queue submitted;
     struct apply_queue done_jobs;
+    struct raft_entry apply_batch[COORD_FSM_APPLY_MAX]; /* the apply thread's alone */
     bool installing;   /* loop: an AJ_INSTALL is queued or running */
     bool snapshotting; /* loop: an AJ_SNAPSHOT is queued or running */
 
@@ -191,6 +192,7 @@ struct coord_node {
     struct req *free_reqs;
     size_t n_free;
     uint8_t *submit_buf;
+    struct raft_buf submit_views[COORD_NODE_MAX_PENDING]; /* flush_submits' scratch */
     size_t submit_len;
     size_t submit_cap;
     uint64_t read_round;
@@ -477,7 +479,7 @@ static void thread_fill(struct coord_node *n, struct apply_job *j)
  * Returns the first job after the run. */
 static struct apply_job *thread_apply(struct coord_node *n, struct apply_job *first)
 {
-    static struct raft_entry batch[COORD_FSM_APPLY_MAX];
+    struct raft_entry *batch = n->apply_batch;
     struct apply_job *j = first;
     struct apply_job *last = first;
     size_t nb = 0;
@@ -1165,7 +1167,7 @@ static void complete_reads(struct coord_node *n)
 
 static void flush_submits(struct coord_node *n)
 {
-    static struct raft_buf bufs[COORD_NODE_MAX_PENDING];
+    struct raft_buf *bufs = n->submit_views;
     struct raft_event ev = {.type = RAFT_EV_SUBMIT};
     raft_index first = 0;
     raft_term term;
