@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord/addr.h"
 #include "coord/log.h"
 
 enum setting_type { T_U64, T_U32, T_STR, T_ADDR, T_MEMBERS, T_LEVEL };
@@ -104,26 +105,6 @@ static const struct setting *find(const char *name, size_t len)
     return NULL;
 }
 
-int coord_config_split_addr(const char *addr, char *host, size_t host_len, int *port)
-{
-    const char *colon = strrchr(addr, ':');
-    char *end;
-    long p;
-
-    if (colon == NULL || colon == addr || (size_t)(colon - addr) >= host_len) {
-        return RAFT_EINVAL;
-    }
-    errno = 0;
-    p = strtol(colon + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || end == colon + 1 || p < 0 || p > 65535) {
-        return RAFT_EINVAL;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
-    *port = (int)p;
-    return 0;
-}
-
 static int parse_u64(const char *v, uint64_t *out)
 {
     char *end;
@@ -148,10 +129,9 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         struct coord_config_member *m = &cfg->members[cfg->n_members];
         char item[2 * RAFT_ADDR_MAX + 32];
-        char host[RAFT_ADDR_MAX];
+        struct coord_addr addr;
         char *eq;
         char *slash;
-        int port;
         uint32_t i;
 
         if (cfg->n_members == RAFT_MAX_SERVERS || len >= sizeof item) {
@@ -170,7 +150,7 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         if (slash != NULL) {
             *slash = '\0';
             if (strlen(slash + 1) >= sizeof m->client_addr ||
-                coord_config_split_addr(slash + 1, host, sizeof host, &port) != 0) {
+                coord_addr_parse(slash + 1, strlen(slash + 1), &addr) != 0) {
                 return fail(err, err_len,
                             "initial_members: client address '%s' of id %s is not HOST:PORT",
                             slash + 1, item);
@@ -178,7 +158,7 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
             strcpy(m->client_addr, slash + 1);
         }
         if (parse_u64(item, &m->id) != 0 || m->id == 0 || strlen(eq + 1) >= sizeof m->peer_addr ||
-            coord_config_split_addr(eq + 1, host, sizeof host, &port) != 0) {
+            coord_addr_parse(eq + 1, strlen(eq + 1), &addr) != 0) {
             return fail(err, err_len, "initial_members: '%s=%s' is not ID=HOST:PORT[/HOST:PORT]",
                         item, eq + 1);
         }
@@ -203,8 +183,7 @@ static int set_value(struct coord_config *cfg, const struct setting *s, const ch
 {
     char *field = (char *)cfg + s->offset;
     uint64_t n;
-    char host[RAFT_ADDR_MAX];
-    int port;
+    struct coord_addr addr;
 
     switch (s->type) {
     case T_U64:
@@ -228,7 +207,7 @@ static int set_value(struct coord_config *cfg, const struct setting *s, const ch
         if (strlen(v) >= cap || *v == '\0') {
             return fail(err, err_len, "%s: must be 1 to %zu bytes", s->name, cap - 1);
         }
-        if (s->type == T_ADDR && coord_config_split_addr(v, host, sizeof host, &port) != 0) {
+        if (s->type == T_ADDR && coord_addr_parse(v, strlen(v), &addr) != 0) {
             return fail(err, err_len, "%s: '%s' is not HOST:PORT", s->name, v);
         }
         strcpy(field, v);

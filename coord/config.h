@@ -63,10 +63,6 @@ int coord_config_parse_text(struct coord_config *cfg, const char *text, char *er
  * node among the members when members are given). Errors: RAFT_ECONFIG. */
 int coord_config_check(const struct coord_config *cfg, char *err, size_t err_len);
 
-/* Split "host:port" into host (NUL-terminated, at most host_len bytes) and
- * port. Errors: RAFT_EINVAL. */
-int coord_config_split_addr(const char *addr, char *host, size_t host_len, int *port);
-
 /* Write the --help text. */
 void coord_config_help(FILE *out, const char *prog);
 

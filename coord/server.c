@@ -66,6 +66,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coord/addr.h"
 #include "coord/codec_client.h"
 #include "coord/frame.h"
 #include "coord/fsm.h"
@@ -1691,49 +1692,6 @@ static void on_up_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *r
     uv_freeaddrinfo(res);
 }
 
-/* Resolve "host:port" (brackets around a v6 host allowed) into ss: numeric
- * at once, names through getaddrinfo (synchronously when cb is NULL: only
- * at start, for the listener). Returns 0, 1 when a lookup is in flight, or
- * a libuv error. */
-static int resolve(uv_loop_t *loop, const char *address, struct sockaddr_storage *ss,
-                   uv_getaddrinfo_t *gai, uv_getaddrinfo_cb cb)
-{
-    char host[RAFT_ADDR_MAX];
-    char port_s[8];
-    char *h = host;
-    struct addrinfo hints;
-    int port;
-    int rv;
-
-    if (coord_config_split_addr(address, host, sizeof host, &port) != 0) {
-        return UV_EINVAL;
-    }
-    if (h[0] == '[' && strlen(h) >= 2 && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    memset(ss, 0, sizeof *ss);
-    if (uv_ip4_addr(h, port, (struct sockaddr_in *)ss) == 0 ||
-        uv_ip6_addr(h, port, (struct sockaddr_in6 *)ss) == 0) {
-        return 0;
-    }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = cb == NULL ? AI_PASSIVE : 0;
-    (void)snprintf(port_s, sizeof port_s, "%d", port);
-    rv = uv_getaddrinfo(loop, gai, cb, h, port_s, &hints);
-    if (rv != 0 || cb != NULL) {
-        return rv != 0 ? rv : 1;
-    }
-    if (gai->addrinfo == NULL) {
-        return UV_EAI_NONAME;
-    }
-    memcpy(ss, gai->addrinfo->ai_addr, gai->addrinfo->ai_addrlen);
-    uv_freeaddrinfo(gai->addrinfo);
-    return 0;
-}
-
 /* Dial up's leader. Failures close up (which fails what it queued). */
 static void upstream_dial(struct upstream *up)
 {
@@ -1742,7 +1700,7 @@ static void upstream_dial(struct upstream *up)
     int rv;
 
     up->gai.data = up;
-    rv = resolve(s->loop, up->addr, &ss, &up->gai, on_up_resolved);
+    rv = coord_addr_resolve(s->loop, up->addr, &ss, &up->gai, on_up_resolved);
     if (rv == 1) {
         up->resolving = true;
         return;
@@ -2012,7 +1970,7 @@ static int listen_on(struct coord_server *s, char *err, size_t err_len)
     struct sockaddr_storage ss;
     uv_getaddrinfo_t gai;
     int len = (int)sizeof ss;
-    int rv = resolve(s->loop, s->addr, &ss, &gai, NULL);
+    int rv = coord_addr_resolve(s->loop, s->addr, &ss, &gai, NULL);
     const char *what = "resolve";
 
     if (rv == 0) {

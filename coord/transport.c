@@ -72,6 +72,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coord/addr.h"
 #include "coord/codec_peer.h"
 #include "coord/frame.h"
 #include "coord/log.h"
@@ -322,63 +323,6 @@ static struct peer *find_peer(const struct coord_transport *t, raft_id id)
 }
 
 /* ---- addresses -------------------------------------------------------------------------- */
-
-/* Split "host:port" or "[v6]:port" into host and port strings. */
-static int split_address(const char *address, char *host, char *port)
-{
-    const char *colon = strrchr(address, ':');
-    const char *h = address;
-    size_t host_len;
-    size_t port_len;
-
-    if (colon == NULL) {
-        return RAFT_ECONFIG;
-    }
-    host_len = (size_t)(colon - address);
-    port_len = strlen(colon + 1);
-    if (host_len >= 2 && h[0] == '[' && h[host_len - 1] == ']') {
-        h++;
-        host_len -= 2;
-    }
-    if (host_len == 0 || host_len >= RAFT_ADDR_MAX || port_len == 0 || port_len > 5 ||
-        strspn(colon + 1, "0123456789") != port_len || atoi(colon + 1) > 65535) {
-        return RAFT_ECONFIG;
-    }
-    memcpy(host, h, host_len);
-    host[host_len] = '\0';
-    memcpy(port, colon + 1, port_len + 1);
-    return 0;
-}
-
-/* Resolve address into *ss: numeric at once, names through getaddrinfo,
- * synchronously (only at start, for the listener). */
-static int resolve_now(uv_loop_t *loop, const char *address, struct sockaddr_storage *ss)
-{
-    char host[RAFT_ADDR_MAX];
-    char port[8];
-    struct addrinfo hints;
-    uv_getaddrinfo_t req;
-    int rv = split_address(address, host, port);
-
-    if (rv != 0) {
-        return rv;
-    }
-    if (uv_ip4_addr(host, atoi(port), (struct sockaddr_in *)ss) == 0 ||
-        uv_ip6_addr(host, atoi(port), (struct sockaddr_in6 *)ss) == 0) {
-        return 0;
-    }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    rv = uv_getaddrinfo(loop, &req, NULL, host, port, &hints);
-    if (rv != 0) {
-        return coord_uv_err(rv);
-    }
-    memcpy(ss, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
-    uv_freeaddrinfo(req.addrinfo);
-    return 0;
-}
 
 static void format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
@@ -1075,10 +1019,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void peer_dial(struct coord_transport *t, struct peer *p)
 {
     struct conn *c;
-    char host[RAFT_ADDR_MAX];
-    char port[8];
     struct sockaddr_storage ss;
-    struct addrinfo hints;
     int rv;
 
     RAFT_ASSERT(p->conn == NULL && p->id > t->opts.id && !t->closing);
@@ -1097,22 +1038,13 @@ static void peer_dial(struct coord_transport *t, struct peer *p)
     c->state = CONN_CONNECTING;
     p->conn = c;
     (void)snprintf(c->address, sizeof c->address, "%s", p->address);
-    if (split_address(p->address, host, port) != 0) {
-        COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=ECONFIG", (ull)p->id, p->address);
-        conn_close(c);
-        return;
-    }
-    if (uv_ip4_addr(host, atoi(port), (struct sockaddr_in *)&ss) == 0 ||
-        uv_ip6_addr(host, atoi(port), (struct sockaddr_in6 *)&ss) == 0) {
+    c->gai.data = c;
+    rv = coord_addr_resolve(t->loop, p->address, &ss, &c->gai, on_resolved);
+    if (rv == 0) {
         connect_to(c, (const struct sockaddr *)&ss);
         return;
     }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    c->gai.data = c;
-    rv = uv_getaddrinfo(t->loop, &c->gai, on_resolved, host, port, &hints);
-    if (rv != 0) {
+    if (rv < 0) {
         COORD_LOG(WARN, "peer dial failed id=%llu address=%s err=%s", (ull)p->id, p->address,
                   raft_err_name(coord_uv_err(rv)));
         conn_close(c);
@@ -1828,6 +1760,7 @@ int coord_transport_new(uv_loop_t *loop, const struct coord_transport_opts *opts
 {
     struct coord_transport *t;
     struct sockaddr_storage ss;
+    uv_getaddrinfo_t gai;
     int rv = check_opts(opts, cbs);
 
     if (rv != 0) {
@@ -1850,7 +1783,7 @@ int coord_transport_new(uv_loop_t *loop, const struct coord_transport_opts *opts
     t->cbs = *cbs;
     raft_rand_seed(&t->rand, opts->seed);
     memset(&ss, 0, sizeof ss);
-    rv = resolve_now(loop, t->listen_address, &ss);
+    rv = coord_uv_err(coord_addr_resolve(loop, t->listen_address, &ss, &gai, NULL));
     if (rv != 0) {
         COORD_LOG(ERROR, "transport listen address unusable address=%s err=%s", t->listen_address,
                   raft_err_name(rv));

@@ -73,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord/addr.h"
 #include "coord/client/client_internal.h"
 #include "coord/client/codec.h"
 #include "coord/cmd.h"
@@ -102,9 +103,7 @@
 _Static_assert(RAFT_ADDR_MAX == 128, "client.h names 128 as coord_client_member()'s limit");
 
 struct endpoint {
-    char addr[ENDPOINT_MAX]; /* as given: "host:port" or "[v6]:port" */
-    char host[ENDPOINT_MAX]; /* without brackets */
-    char port[6];            /* decimal, 1..65535 */
+    char addr[ENDPOINT_MAX]; /* as given, trimmed: "host:port" or "[v6]:port" */
 };
 
 enum conn_state {
@@ -249,12 +248,7 @@ static bool check(const struct coord_client *c)
 /* Parse "host:port" or "[v6]:port" (s, len bytes, no NUL needed) into e. */
 static int parse_endpoint(const char *s, size_t len, struct endpoint *e)
 {
-    const char *colon;
-    const char *host = s;
-    size_t host_len;
-    size_t port_len;
-    unsigned long port;
-    char *end;
+    struct coord_addr a;
 
     while (len > 0 && (*s == ' ' || *s == '\t')) {
         s++;
@@ -263,33 +257,11 @@ static int parse_endpoint(const char *s, size_t len, struct endpoint *e)
     while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
         len--;
     }
-    if (len == 0 || len >= ENDPOINT_MAX) {
+    if (len == 0 || len >= ENDPOINT_MAX || coord_addr_parse(s, len, &a) != 0 || a.port_num == 0) {
         return RAFT_EINVAL;
     }
     memcpy(e->addr, s, len);
     e->addr[len] = '\0';
-    colon = strrchr(e->addr, ':');
-    if (colon == NULL) {
-        return RAFT_EINVAL;
-    }
-    host = e->addr;
-    host_len = (size_t)(colon - e->addr);
-    port_len = strlen(colon + 1);
-    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
-        host++;
-        host_len -= 2;
-    }
-    if (host_len == 0 || port_len == 0 || port_len > 5 ||
-        strspn(colon + 1, "0123456789") != port_len) {
-        return RAFT_EINVAL;
-    }
-    port = strtoul(colon + 1, &end, 10);
-    if (port == 0 || port > 65535) {
-        return RAFT_EINVAL;
-    }
-    memcpy(e->host, host, host_len);
-    e->host[host_len] = '\0';
-    memcpy(e->port, colon + 1, port_len + 1);
     return 0;
 }
 
@@ -871,9 +843,7 @@ static void dial(struct coord_client *c)
 {
     const struct endpoint *e;
     struct sockaddr_storage ss;
-    struct addrinfo hints;
     struct conn *conn;
-    int port;
     int rv;
 
     RAFT_ASSERT(c->conn == NULL && !c->closing);
@@ -892,17 +862,12 @@ static void dial(struct coord_client *c)
     }
     c->conn = conn;
     arm_at(c, conn->connect_deadline);
-    port = atoi(e->port);
-    if (uv_ip4_addr(e->host, port, (struct sockaddr_in *)&ss) == 0 ||
-        uv_ip6_addr(e->host, port, (struct sockaddr_in6 *)&ss) == 0) {
+    rv = coord_addr_resolve(c->loop, e->addr, &ss, &conn->gai, on_resolved);
+    if (rv == 0) {
         connect_to(conn, (const struct sockaddr *)&ss);
         return;
     }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    rv = uv_getaddrinfo(c->loop, &conn->gai, on_resolved, e->host, e->port, &hints);
-    if (rv != 0) {
+    if (rv < 0) {
         conn_fail(conn, RAFT_ENOCONN, uv_strerror(rv));
         return;
     }
