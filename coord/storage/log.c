@@ -15,19 +15,23 @@
  *
  * Segment header, 32 bytes:
  *   0  u8[8] magic "COORDSEG"
- *   8  u32   format version, 1
+ *   8  u32   format version, 2
  *   12 u32   CRC32C of bytes 0..11 and 16..31
  *   16 u64   index of the first record; equals the file's name
  *   24 u64   epoch: snapshot.meta's epoch when the segment was created
  * then records back to back, each 8 + len bytes:
- *   0  u32   len: bytes after this 8-byte prefix, 17 + data length
+ *   0  u32   len: bytes after this 8-byte prefix, 21 + data length
  *   4  u32   CRC32C of bytes 0..3 (len) followed by the len bytes from 8 on
  *   8  u64   term
  *   16 u64   index
- *   24 u8    type (enum raft_entry_type)
- *   25 ...   data
+ *   24 u32   batch: offset in this segment at which the record's flush batch
+ *            began, i.e. the segment's flushed end when it was written
+ *            (invariant 10)
+ *   28 u8    type (enum raft_entry_type)
+ *   29 ...   data
  * then zeros (preallocated space) up to the end of the file. A len of 0 is
- * where the data ends.
+ * where the data ends. Format 1 had no batch field (type at 24, data at
+ * 25); open refuses a version-1 segment as an unsupported format.
  *
  * Hard-state slot, 64 bytes: 0 magic "COORDHST", 8 u32 version 1, 12 u32
  * CRC32C of bytes 0..11 and 16..63, 16 u64 sequence, 24 u64 term, 32 u64
@@ -41,7 +45,9 @@
  * These bytes are the node's durable state. Changing a layout, a magic, the
  * CRC's coverage or the file names makes existing data directories fail to
  * open with RAFT_ECORRUPT (or worse, be misread); a change needs a new
- * version number and code that still reads the old one.
+ * version number. Before the first release open refuses an older version
+ * with a message saying so (segments: version 1); after it, a change also
+ * needs code that still reads the old one.
  *
  * Why the hard state has a file of its own rather than records in the log:
  * a vote must be durable without any entry, and a record in the log would
@@ -50,6 +56,14 @@
  * in-place write that a crash can tear without losing the previous value.
  * The price is a second fdatasync in the batches that change term or vote
  * (elections only); commit changes are written but flushed lazily.
+ *
+ * Why each record carries where its batch began: a power loss may persist
+ * any subset of the pages written since the last flush, so it can leave a
+ * bad record followed by good ones of the same batch. Bit rot in a flushed
+ * region leaves the same bytes. The batch field tells the two apart: a
+ * good record after the damage that belongs to a later batch proves the
+ * damage was flushed before. (Open does not use it yet: it refuses any bad
+ * record followed by a good one.)
  *
  * Invariants. check() asserts 1 and 2 and the in-memory bookkeeping after
  * every mutation; the others are kept by the functions named and shown by
@@ -63,9 +77,13 @@
  *    last record and flushed it before creating the next, so damage in an
  *    older segment is corruption, never a torn write.
  * 4. Beyond seg.end the last segment holds only zeros or bytes written since
- *    the last flush: cut() flushes a truncation before anything is written
- *    over it, and a failed append is cut back and flushed before returning.
- *    After a crash, only the end of the last segment can be torn.
+ *    the last flush: cut() flushes a truncation (ftruncate drops the bytes;
+ *    the preallocation after it adds zeros) before anything is written over
+ *    it, a failed append is cut back and flushed before returning, and open
+ *    cuts a damaged tail the same way. So no record of a truncated suffix
+ *    is ever read again, as an entry or as evidence (Recovery). After a
+ *    crash, only the bytes of the last segment written since its last flush
+ *    can be damaged.
  * 5. A segment appears under its final name only with its header durable:
  *    created as *.tmp, flushed, renamed, directory flushed.
  * 6. The hard-state slot holding the last durable state is never written;
@@ -82,6 +100,15 @@
  *    returns (flush_recovered()). This also makes the hard-state slot it
  *    chose durable before the other one is written (invariant 6). Older
  *    segments were flushed when sealed (3), snapshot.meta before its rename.
+ * 10. A record's batch field is seg_flushed when it was written: the last
+ *    segment's end at its last flush (create_segment() sets it to the
+ *    header's end, flush_last() to seg.end after every flush of the last
+ *    segment: sync, set_snapshot, roll, cut, open). So the records written
+ *    since the last flush all carry the same value b, b is a record
+ *    boundary, and a record written after a later flush carries a value
+ *    beyond the end of every record written before that flush. A batch
+ *    never spans segments: roll() flushes the old segment before
+ *    create_segment() starts the next.
  *
  * States:
  *
@@ -121,10 +148,15 @@
 #include "raft/base/alloc.h"
 #include "raft/base/assert.h"
 
-#define FORMAT_VERSION     1u
+#define FORMAT_VERSION     1u         /* of the hard-state slots and snapshot.meta */
+#define SEG_VERSION        2u         /* of segments: header and records */
 #define SEG_HDR_LEN        32u        /* bytes */
 #define REC_HDR_LEN        8u         /* bytes: len + crc */
-#define REC_BODY_MIN       17u        /* bytes: term + index + type */
+#define REC_BODY_MIN       21u        /* bytes: term + index + batch + type */
+#define REC_TERM           8u         /* offset of the term in a record */
+#define REC_INDEX          16u        /* ... of the index */
+#define REC_BATCH          24u        /* ... of the batch */
+#define REC_TYPE           28u        /* ... of the type; the data follows */
 #define HS_SLOT_LEN        64u        /* bytes */
 #define HS_SLOT_STRIDE     512u       /* bytes: slot 1 starts in another sector */
 #define HS_FILE_LEN        1024u      /* bytes */
@@ -150,6 +182,7 @@ static const char snap_magic[8] = "COORDSNP";
 _Static_assert(SNAP_HDR_LEN + 2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDR_MAX) <= SNAP_FILE_MAX,
                "snapshot.meta too small for a configuration");
 _Static_assert(HS_SLOT_STRIDE + HS_SLOT_LEN <= HS_FILE_LEN, "hard-state slots overlap");
+_Static_assert(REC_TYPE + 1 == REC_HDR_LEN + REC_BODY_MIN, "record layout and length disagree");
 
 struct seg {
     raft_index first; /* index of the first record; the file's name */
@@ -169,6 +202,8 @@ struct coord_log {
     size_t cap_segs;                /* elements allocated in segs */
     int fd;                         /* the last segment, read-write; -1 when n_segs == 0 */
     bool seg_dirty;                 /* fd written since its last flush */
+    uint64_t seg_flushed;           /* bytes: the last segment's end at its last flush;
+                                     * the batch field of records written (invariant 10) */
     raft_index next_index;          /* index the next append must carry */
     raft_term last_term;            /* term of next_index - 1 (the snapshot's when empty) */
     struct raft_snapshot_meta snap; /* latest recorded snapshot */
@@ -298,6 +333,16 @@ static int corrupt(struct coord_log *log, const char *name, uint64_t off, const 
 {
     return report(log, RAFT_ECORRUPT, "corrupt log file=%s/%s offset=%" PRIu64 " reason=%s",
                   log->dir, name, off, why);
+}
+
+/* A segment whose header checks out but has a format this build cannot
+ * read (the design notes on versions). */
+static int unsupported(struct coord_log *log, const char *name, uint32_t version)
+{
+    return report(log, RAFT_ECORRUPT,
+                  "unsupported log format file=%s/%s offset=8 version=%" PRIu32
+                  " supported=%u reason=segment-format-version-not-supported",
+                  log->dir, name, version, SEG_VERSION);
 }
 
 /* An I/O error left the disk in a state the log cannot vouch for. */
@@ -442,6 +487,7 @@ static bool check(const struct coord_log *log)
                     (s->offs[0] == SEG_HDR_LEN && s->offs[seg_count(s) - 1] < s->end));
     }
     RAFT_ASSERT(log->next_index == log->segs[log->n_segs - 1].last + 1);
+    RAFT_ASSERT(log->seg_flushed >= SEG_HDR_LEN && log->seg_flushed <= s->end); /* 10 */
     return true;
 }
 
@@ -519,6 +565,25 @@ static int open_last(struct coord_log *log)
     return 0;
 }
 
+/* Flush the last segment. Its end is durable now, and the records written
+ * next begin a new batch there (invariant 10). */
+static int flush_last(struct coord_log *log)
+{
+    char name[NAME_LEN];
+    const struct seg *s = last_seg(log);
+    int rv;
+
+    RAFT_ASSERT(log->fd >= 0);
+    seg_name(name, s->first, false);
+    rv = flush(log, log->fd, name);
+    if (rv != 0) {
+        return rv;
+    }
+    log->seg_dirty = false;
+    log->seg_flushed = s->end;
+    return 0;
+}
+
 /* Term of entry index, which is on disk or is the snapshot's. */
 static int term_at(struct coord_log *log, raft_index index, raft_term *term)
 {
@@ -539,7 +604,7 @@ static int term_at(struct coord_log *log, raft_index index, raft_term *term)
         if (fd < 0) {
             return fail_io(log, "open", name, errno);
         }
-        n = pread(fd, buf, sizeof(buf), (off_t)s->offs[index - s->first] + REC_HDR_LEN);
+        n = pread(fd, buf, sizeof(buf), (off_t)s->offs[index - s->first] + REC_TERM);
         close(fd);
         if (n != (ssize_t)sizeof(buf)) {
             return fail_io(log, "read", name, n < 0 ? errno : EIO);
@@ -589,7 +654,7 @@ static int create_segment(struct coord_log *log, raft_index first)
         }
     }
     memcpy(hdr, seg_magic, sizeof(seg_magic));
-    put32(hdr + 8, FORMAT_VERSION);
+    put32(hdr + 8, SEG_VERSION);
     put64(hdr + 16, first);
     put64(hdr + 24, log->epoch);
     put32(hdr + 12, hdr_crc(hdr, sizeof(hdr)));
@@ -616,6 +681,7 @@ static int create_segment(struct coord_log *log, raft_index first)
     }
     log->fd = fd;
     log->seg_dirty = false;
+    log->seg_flushed = SEG_HDR_LEN; /* the header's flush above */
     s->first = first;
     s->last = first - 1;
     s->epoch = log->epoch;
@@ -643,11 +709,11 @@ static int roll(struct coord_log *log, raft_index first)
         if (ftruncate(log->fd, (off_t)s->end) != 0) {
             return sys_error(log, "ftruncate", name, errno);
         }
-        rv = flush(log, log->fd, name);
+        /* The batch being written ends here: none spans two segments. */
+        rv = flush_last(log);
         if (rv != 0) {
             return rv;
         }
-        log->seg_dirty = false;
     }
     return create_segment(log, first);
 }
@@ -701,12 +767,14 @@ static int cut(struct coord_log *log, raft_index from)
     if (ftruncate(log->fd, (off_t)end) != 0) {
         return fail_io(log, "ftruncate", name, errno);
     }
-    rv = flush(log, log->fd, name);
+    s->last = from - 1;
+    s->end = end;
+    rv = flush_last(log);
     if (rv != 0) {
         return rv;
     }
-    s->last = from - 1;
-    s->end = end;
+    /* Only zeros beyond end now, durable before anything is written there
+     * (invariant 4): no stale record of the cut suffix can come back. */
     preallocate(log, log->fd);
     return 0;
 }
@@ -737,14 +805,16 @@ static uint32_t rec_len(const struct raft_entry *e)
     return (uint32_t)(REC_MAX_OVERHEAD + e->data.len);
 }
 
-static void encode_record(uint8_t *p, const struct raft_entry *e)
+/* batch: where the record's flush batch began (invariant 10). */
+static void encode_record(uint8_t *p, const struct raft_entry *e, uint32_t batch)
 {
     uint32_t len = REC_BODY_MIN + (uint32_t)e->data.len;
 
     put32(p, len);
-    put64(p + 8, e->term);
-    put64(p + 16, e->index);
-    p[24] = e->type;
+    put64(p + REC_TERM, e->term);
+    put64(p + REC_INDEX, e->index);
+    put32(p + REC_BATCH, batch);
+    p[REC_TYPE] = e->type;
     if (e->data.len > 0) {
         memcpy(p + REC_HDR_LEN + REC_BODY_MIN, e->data.base, e->data.len);
     }
@@ -784,8 +854,9 @@ static int write_some(struct coord_log *log, const struct raft_entry *entries, s
     if (rv != 0) {
         return rv;
     }
+    RAFT_ASSERT(log->seg_flushed >= SEG_HDR_LEN && log->seg_flushed <= s->end);
     for (i = 0, p = log->scratch; i < k; i++) {
-        encode_record(p, &entries[i]);
+        encode_record(p, &entries[i], (uint32_t)log->seg_flushed);
         s->offs[have + i] = (uint32_t)(s->end + (size_t)(p - log->scratch));
         p += rec_len(&entries[i]);
     }
@@ -947,19 +1018,16 @@ static int hs_flush(struct coord_log *log)
 
 int coord_log_sync(struct coord_log *log)
 {
-    char name[NAME_LEN];
     int rv;
 
     if (log->failed) {
         return RAFT_EIO;
     }
     if (log->seg_dirty) {
-        seg_name(name, last_seg(log)->first, false);
-        rv = flush(log, log->fd, name);
+        rv = flush_last(log);
         if (rv != 0) {
             return rv;
         }
-        log->seg_dirty = false;
     }
     if (log->hs_need_sync) {
         return hs_flush(log);
@@ -993,7 +1061,6 @@ static int write_snap(struct coord_log *log, const struct raft_snapshot_meta *me
 
 int coord_log_set_snapshot(struct coord_log *log, const struct raft_snapshot_meta *meta)
 {
-    char name[NAME_LEN];
     int rv;
 
     if (log->failed) {
@@ -1005,12 +1072,10 @@ int coord_log_set_snapshot(struct coord_log *log, const struct raft_snapshot_met
     /* The entries up to meta->index must be durable before the meta that
      * says the log covers them (invariant 2 after a crash). */
     if (log->seg_dirty) {
-        seg_name(name, last_seg(log)->first, false);
-        rv = flush(log, log->fd, name);
+        rv = flush_last(log);
         if (rv != 0) {
             return rv;
         }
-        log->seg_dirty = false;
     }
     rv = write_snap(log, meta, log->epoch);
     if (rv != 0) {
@@ -1396,9 +1461,12 @@ static int load_headers(struct coord_log *log, const raft_index *firsts, size_t 
             return sys_error(log, "read", name, errno);
         }
         if (firsts[i] == 0 || (size_t)got < sizeof(hdr) ||
-            memcmp(hdr, seg_magic, sizeof(seg_magic)) != 0 || get32(hdr + 8) != FORMAT_VERSION ||
+            memcmp(hdr, seg_magic, sizeof(seg_magic)) != 0 ||
             get32(hdr + 12) != hdr_crc(hdr, sizeof(hdr)) || get64(hdr + 16) != firsts[i]) {
             return corrupt(log, name, 0, "bad-segment-header");
+        }
+        if (get32(hdr + 8) != SEG_VERSION) {
+            return unsupported(log, name, get32(hdr + 8));
         }
         epoch = get64(hdr + 24);
         if (epoch > log->epoch) {
@@ -1603,9 +1671,9 @@ static int collect(struct coord_log *log, const struct seg *s, const uint8_t *m,
     for (i = from; i <= s->last; i++) {
         r = m + s->offs[i - s->first];
         e = &rec->entries[rec->n_entries++];
-        e->term = get64(r + 8);
-        e->index = get64(r + 16);
-        e->type = r[24];
+        e->term = get64(r + REC_TERM);
+        e->index = get64(r + REC_INDEX);
+        e->type = r[REC_TYPE];
         e->data.len = get32(r) - REC_BODY_MIN;
         e->data.base = e->data.len > 0 ? block : NULL;
         if (e->data.len > 0) {
@@ -1618,7 +1686,7 @@ static int collect(struct coord_log *log, const struct seg *s, const uint8_t *m,
 }
 
 /* Map one segment, walk it, classify its end, collect its entries. The last
- * segment stays open as log->fd, its torn tail cut off. */
+ * segment stays open as log->fd, a damaged tail cut off. */
 static int load_segment(struct coord_log *log, size_t i, raft_term *term,
                         struct coord_log_recovered *rec)
 {
@@ -1672,7 +1740,7 @@ static int load_segment(struct coord_log *log, size_t i, raft_term *term,
         if (ftruncate(fd, (off_t)s->end) != 0) {
             return sys_error(log, "ftruncate", name, errno);
         }
-        rv = flush(log, fd, name);
+        rv = flush_last(log);
     }
     if (rv == 0 && (torn || (uint64_t)st.st_size < log->opts.segment_size)) {
         preallocate(log, fd);
@@ -1748,12 +1816,10 @@ static void finish(struct coord_log *log, struct coord_log_recovered *rec)
  * in the page cache only. */
 static int flush_recovered(struct coord_log *log)
 {
-    char name[NAME_LEN];
     int rv = 0;
 
     if (log->n_segs > 0) {
-        seg_name(name, last_seg(log)->first, false);
-        rv = flush(log, log->fd, name);
+        rv = flush_last(log);
     }
     if (rv == 0) {
         rv = flush(log, log->hs_fd, HS_NAME);

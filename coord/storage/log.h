@@ -28,7 +28,7 @@ struct coord_log_opts {
     uint64_t segment_size;   /* bytes; a segment rolls before a record would cross it;
                               * 4 KiB .. 4 GiB - 1; default 64 MiB */
     uint32_t max_entry_size; /* bytes of one entry's data, checked on append and on read;
-                              * at most segment_size - 57; default 8 MiB */
+                              * at most segment_size - 61; default 8 MiB */
     bool preallocate;        /* reserve segment_size bytes (posix_fallocate) for each new
                               * segment so appends do not grow the file; default true */
     struct coord_log_io io;  /* test hooks; all NULL by default */
@@ -71,7 +71,8 @@ void coord_log_opts_default(struct coord_log_opts *opts);
  * err (may be NULL) receives a one-line message on failure, naming the file
  * and byte offset for RAFT_ECORRUPT; the same line is logged once.
  * Errors: RAFT_EINVAL (bad opts), RAFT_ECORRUPT (bad CRC before the tail, a
- * missing segment or index gap, a header or file that does not parse),
+ * missing segment or index gap, a header or file that does not parse, a
+ * segment format version this build does not read),
  * RAFT_ENOSPC, RAFT_EIO, RAFT_ENOMEM. Any thread. */
 int coord_log_open(const char *dir, const struct coord_log_opts *opts, struct coord_log **out,
                    struct coord_log_recovered *rec, char *err, size_t err_len);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "coord/log.h"
+#include "coord/storage/crc32c.h"
 #include "coord/storage/log.h"
 #include "raft/base/alloc.h"
 #include "tests/crash/faultfs.h"
@@ -26,7 +27,8 @@
 #define SEG_SIZE   4096 /* small segments: a few dozen records each */
 #define MAX_ENTRY  1024
 #define SEG_HDR    32
-#define REC_HDR    25 /* len, crc, term, index, type */
+#define REC_HDR    29 /* len, crc, term, index, batch, type */
+#define REC_BATCH  24 /* offset of a record's batch field */
 #define MAX_SEGS   64
 #define MAX_RECS   1024
 #define OPEN_SYNCS 3 /* flushes of an open: last segment, hard state, directory */
@@ -223,17 +225,30 @@ static void reopen_verify(struct fx *f, raft_index first, raft_index last, raft_
     coord_log_close(log);
 }
 
-/* A log of entries 1..n with term 1, synced and closed. */
-static void build(struct fx *f, raft_index n)
+/* A log of entries 1..ends[n - 1] with term 1, closed, written in n flush
+ * batches: 1..ends[0], then up to ends[1], and so on, each synced before
+ * the next is written. */
+static void build_batches(struct fx *f, const raft_index *ends, size_t n)
 {
     struct coord_log_recovered rec;
     struct coord_log *log = open_ok(f, &rec);
+    raft_index first = 1;
+    size_t i;
 
     coord_log_recovered_free(&rec);
     assert_int_equal(coord_log_set_hard_state(log, 1, 0, 0), 0);
-    append_range(log, 1, n, 1);
-    assert_int_equal(coord_log_sync(log), 0);
+    for (i = 0; i < n; i++) {
+        append_range(log, first, ends[i], 1);
+        assert_int_equal(coord_log_sync(log), 0);
+        first = ends[i] + 1;
+    }
     coord_log_close(log);
+}
+
+/* A log of entries 1..n with term 1 in one batch, synced and closed. */
+static void build(struct fx *f, raft_index n)
+{
+    build_batches(f, &n, 1);
 }
 
 /* ---- files ------------------------------------------------------------------------------ */
@@ -305,6 +320,15 @@ static size_t file_size(const char *path)
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
 }
 
 /* Byte offsets of the records of a segment file, plus the end of the last
@@ -832,6 +856,12 @@ struct tail {
     size_t n;
 };
 
+/* The batch field of record i of t. */
+static uint32_t rec_batch(const struct tail *t, size_t i)
+{
+    return le32(t->buf + t->offs[i] + REC_BATCH);
+}
+
 static void load_tail(struct fx *f, struct tail *t, size_t which_from_end)
 {
     char names[MAX_SEGS][32];
@@ -868,10 +898,16 @@ static void expect_recovered(struct fx *f, const struct tail *t, raft_index last
     free(buf);
 }
 
+/* Garbage for byte k of a file: never a valid record. */
+static uint8_t junk(size_t k)
+{
+    return (uint8_t)(0xa5 ^ (k * 13));
+}
+
 static void torn_tail_sweep(struct fx *f)
 {
     struct tail t;
-    raft_index last = 150;
+    raft_index last = 180; /* 32 records in the last segment */
     uint8_t *copy;
     size_t x;
     size_t end;
@@ -901,7 +937,7 @@ static void torn_tail_sweep(struct fx *f)
         write_file(t.path, copy, t.len);
         expect_recovered(f, &t, last - 1, x, k > 0);
         for (l = x + k; l < end; l++) {
-            copy[l] = (uint8_t)(0xa5 ^ (l * 13));
+            copy[l] = junk(l);
         }
         write_file(t.path, copy, t.len);
         expect_recovered(f, &t, last - 1, x, true);
@@ -946,23 +982,30 @@ static void test_log_torn_tail_then_append(void **state)
     free(t.buf);
 }
 
-/* Flip one bit in every byte of a record that has records after it. */
+/* Flip one bit in every byte of a record that has records of later flush
+ * batches after it (so the damage cannot be a power loss's). */
 static void flip_sweep(struct fx *f, size_t which_from_end)
 {
     struct coord_log_recovered rec;
     struct coord_log *log = NULL;
+    raft_index ends[180 / 7 + 1];
     char err[256];
     char want[320];
     struct tail t;
+    size_t n;
     size_t x;
     size_t end;
     size_t i;
     int rv;
 
-    build(f, 150);
+    for (n = 0; n * 7 < 180; n++) {
+        ends[n] = (n + 1) * 7 < 180 ? (n + 1) * 7 : 180;
+    }
+    build_batches(f, ends, n);
     load_tail(f, &t, which_from_end);
     x = t.offs[t.n / 2];
     end = t.offs[t.n / 2 + 1];
+    assert_true(rec_batch(&t, t.n - 1) > x);
     snprintf(want, sizeof(want), "file=%s offset=%zu ", t.path, x);
     for (i = x; i < end; i++) {
         reset_lines();
@@ -979,7 +1022,7 @@ static void flip_sweep(struct fx *f, size_t which_from_end)
         t.buf[i] ^= (uint8_t)(1u << (i % 8));
     }
     write_file(t.path, t.buf, t.len);
-    reopen_verify(f, 1, 150, 1, 1, 1);
+    reopen_verify(f, 1, 180, 1, 1, 1);
     free(t.buf);
 }
 
@@ -1008,6 +1051,31 @@ static void test_log_torn_end_of_older_segment_is_corrupt(void **state)
     write_file(t.path, t.buf, t.offs[t.n] - 1);
     assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)), RAFT_ECORRUPT);
     assert_non_null(strstr(err, t.name));
+    free(t.buf);
+}
+
+/* A segment of format 1 (before records carried their batch) is refused
+ * with a message that says so, even with a good header CRC. */
+static void test_log_segment_format_1_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct coord_log_recovered rec;
+    struct coord_log *log = NULL;
+    char err[256];
+    struct tail t;
+
+    build(f, 100);
+    load_tail(f, &t, 0);
+    assert_int_equal(le32(t.buf + 8), 2);
+    put_le32(t.buf + 8, 1);
+    put_le32(t.buf + 12, coord_crc32c(coord_crc32c(0, t.buf, 12), t.buf + 16, SEG_HDR - 16));
+    write_file(t.path, t.buf, t.len);
+    reset_lines();
+    assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)), RAFT_ECORRUPT);
+    assert_non_null(strstr(err, "unsupported log format"));
+    assert_non_null(strstr(err, t.path));
+    assert_non_null(strstr(err, "version=1 supported=2"));
+    assert_int_equal(n_lines[COORD_LOG_ERROR], 1);
     free(t.buf);
 }
 
@@ -1369,6 +1437,7 @@ int main(void)
         T(test_log_bit_flip_in_last_segment_is_corrupt),
         T(test_log_bit_flip_in_older_segment_is_corrupt),
         T(test_log_torn_end_of_older_segment_is_corrupt),
+        T(test_log_segment_format_1_is_refused),
         T(test_log_missing_segment_is_corrupt),
         T(test_log_bad_segment_header_is_corrupt),
         T(test_log_length_beyond_limit_is_corrupt),
