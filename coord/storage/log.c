@@ -62,8 +62,7 @@
  * bad record followed by good ones of the same batch. Bit rot in a flushed
  * region leaves the same bytes. The batch field tells the two apart: a
  * good record after the damage that belongs to a later batch proves the
- * damage was flushed before. (Open does not use it yet: it refuses any bad
- * record followed by a good one.)
+ * damage was flushed before (Recovery below).
  *
  * Invariants. check() asserts 1 and 2 and the in-memory bookkeeping after
  * every mutation; the others are kept by the functions named and shown by
@@ -119,15 +118,38 @@
  *   OPEN, FAILED ---coord_log_close()---> closed
  *
  * Recovery (open): the first record of a segment that does not check out
- * (short, zero or impossible length, bad CRC) ends that segment's data. In
- * the last segment, if nothing but zeros follows, that is the clean end; if
- * other bytes follow but no valid record starts anywhere after it, it is a
- * torn tail: cut off (ftruncate, flush) and logged at WARN. If a valid record
- * does follow, or the segment is not the last, it is corruption: RAFT_ECORRUPT
- * naming the file and offset. A record with a good CRC but an index or term
- * out of sequence is always corruption. A crash that persisted a later page
- * of an unflushed batch but not an earlier one is refused too (the safe
- * side); etcd would cut there, at the risk of dropping flushed data.
+ * (short, zero or impossible length, bad CRC) ends that segment's data, at
+ * offset X. In an older segment that is corruption (invariant 3). In the
+ * last segment (classify()):
+ *   - nothing but zeros after X: the clean end;
+ *   - no valid record starts anywhere after X: a torn tail, cut off at X
+ *     (ftruncate, flush) and logged at WARN;
+ *   - valid records start after X, all with the same batch b <= X, b is X
+ *     or the offset of a good record before X, and every good record from
+ *     b to X carries b too: X lies in the batch written since the last
+ *     flush, which a power loss left partly persisted (a later page
+ *     written, an earlier one not). Cut off at X the same way, logged at
+ *     WARN with the number of good-looking records dropped;
+ *   - otherwise (a valid record after X with b > X: X was in a batch that
+ *     a later flush made durable; or batches that disagree): corruption.
+ * Corruption is RAFT_ECORRUPT naming the file and offset. A record with a
+ * good CRC but an index or term out of sequence is always corruption.
+ *
+ * Why the cuts drop nothing reported durable. A crash can damage only the
+ * bytes written since the last flush (invariants 3 and 4), which begin at
+ * the flushed end b; every record before b was flushed, checks out, and so
+ * X >= b. Whatever follows X was written since b too, or is zeros: stale
+ * records of a truncated suffix are gone (4). Conversely, damage at X in
+ * a batch that a later flush made durable is refused as long as one record
+ * of a later batch is intact after it: its batch field is beyond X (10).
+ * What no rule can tell from a torn write is damage by other means (bit
+ * rot, a misdirected write) in the last batch written before the crash
+ * when no record of a later batch follows it; if that batch had been
+ * flushed, open cuts acknowledged entries. The torn-tail rule has always
+ * taken that risk. etcd's WAL and ZooKeeper's transaction log take a
+ * larger one without looking at what follows: etcd truncates its last file
+ * at a bad record holding an all-zero sector, ZooKeeper stops reading a
+ * file at a zero length.
  */
 #include "coord/storage/log.h"
 
@@ -1529,22 +1551,67 @@ static bool valid_at(const uint8_t *m, size_t size, size_t off, uint32_t max)
            rec_crc(m + off, len) == get32(m + off + 4);
 }
 
-/* Does any valid record start after off? Zero runs are skipped, since a
- * record cannot start with a zero length. */
-static bool valid_after(const uint8_t *m, size_t size, size_t off, uint32_t max)
+/* The valid records found after the first bad one of a segment. */
+struct after {
+    size_t n_valid;     /* records */
+    uint32_t batch_min; /* their smallest batch field; UINT32_MAX when none */
+    uint32_t batch_max; /* their largest; 0 when none */
+};
+
+/* Find the valid records that start after off. Zero runs are skipped,
+ * since a record cannot start with a zero length. A valid record is
+ * stepped over whole: its data may hold anything, records included, and a
+ * byte-by-byte scan of a long run of good records would cost a CRC of up
+ * to max bytes at many of its offsets. */
+static void scan_after(const uint8_t *m, size_t size, size_t off, uint32_t max, struct after *a)
 {
+    uint32_t batch;
     size_t nz;
 
-    for (off++; off + REC_MAX_OVERHEAD <= size; off++) {
+    a->n_valid = 0;
+    a->batch_min = UINT32_MAX;
+    a->batch_max = 0;
+    off++;
+    while (off + REC_MAX_OVERHEAD <= size) {
         nz = skip_zeros(m, size, off);
         if (nz >= off + 4) {
             off = nz - 3; /* first offset whose length field holds m[nz] */
         }
-        if (off + REC_MAX_OVERHEAD <= size && valid_at(m, size, off, max)) {
-            return true;
+        if (off + REC_MAX_OVERHEAD > size || !valid_at(m, size, off, max)) {
+            off++;
+            continue;
         }
+        batch = get32(m + off + REC_BATCH);
+        a->batch_min = batch < a->batch_min ? batch : a->batch_min;
+        a->batch_max = batch > a->batch_max ? batch : a->batch_max;
+        a->n_valid++;
+        off += REC_HDR_LEN + get32(m + off);
     }
-    return false;
+}
+
+/* Do the valid records after the walk's stop prove that it lies inside the
+ * batch written since the last flush (Recovery in the design notes)? They
+ * must agree on one batch b at or before the stop, b must be the stop or a
+ * good record's offset (a batch begins at a record boundary), and every
+ * good record from b on must carry b (they were written in that batch). */
+static bool in_last_batch(const struct seg *s, const uint8_t *m, const struct after *a)
+{
+    uint32_t b = a->batch_min;
+    size_t i = seg_count(s);
+
+    if (a->n_valid == 0 || a->batch_max != b || b > s->end) {
+        return false;
+    }
+    if (b == s->end) {
+        return true;
+    }
+    while (i > 0 && s->offs[i - 1] >= b) {
+        if (get32(m + s->offs[i - 1] + REC_BATCH) != b) {
+            return false;
+        }
+        i--;
+    }
+    return i < seg_count(s) && s->offs[i] == b;
 }
 
 /* Walk the records of one segment while they check out, filling s->offs,
@@ -1581,10 +1648,10 @@ static int walk(struct coord_log *log, struct seg *s, const char *name, const ui
             *why = "bad-crc";
             break;
         }
-        if (get64(m + off + 16) != s->last + 1) {
+        if (get64(m + off + REC_INDEX) != s->last + 1) {
             return corrupt(log, name, off, "index-out-of-sequence");
         }
-        if (get64(m + off + 8) < *term) {
+        if (get64(m + off + REC_TERM) < *term) {
             return corrupt(log, name, off, "term-goes-back");
         }
         rv = seg_reserve(s, seg_count(s) + 1);
@@ -1593,7 +1660,7 @@ static int walk(struct coord_log *log, struct seg *s, const char *name, const ui
         }
         s->offs[seg_count(s)] = (uint32_t)off;
         s->last++;
-        *term = get64(m + off + 8);
+        *term = get64(m + off + REC_TERM);
         off += REC_HDR_LEN + len;
     }
     s->end = off;
@@ -1606,17 +1673,34 @@ static int classify(struct coord_log *log, const struct seg *s, const char *name
                     size_t size, bool is_last, const char *why, bool *torn)
 {
     size_t stop = (size_t)s->end;
+    char reason[96];
+    struct after a;
 
     *torn = false;
     if (why == NULL || skip_zeros(m, size, stop) == size) {
         return 0;
     }
-    if (!is_last || valid_after(m, size, stop, max_body(log))) {
+    if (!is_last) {
         return corrupt(log, name, stop, why);
     }
+    scan_after(m, size, stop, max_body(log), &a);
+    if (a.n_valid == 0) {
+        COORD_LOG(WARN,
+                  "storage cutting torn tail file=%s/%s offset=%zu dropped_bytes=%zu reason=%s",
+                  log->dir, name, stop, size - stop, why);
+    } else if (in_last_batch(s, m, &a)) {
+        COORD_LOG(WARN,
+                  "storage cutting partly persisted unflushed batch file=%s/%s offset=%zu "
+                  "batch_start=%" PRIu32 " dropped_records=%zu dropped_bytes=%zu reason=%s",
+                  log->dir, name, stop, a.batch_min, a.n_valid, size - stop, why);
+    } else {
+        /* A record of a later batch follows (or the batches disagree): the
+         * damage was flushed before, it is no crash's doing. */
+        (void)snprintf(reason, sizeof(reason), "%s-followed-by-%s", why,
+                       a.batch_max > stop ? "a-later-batch" : "records-of-another-batch");
+        return corrupt(log, name, stop, reason);
+    }
     *torn = true;
-    COORD_LOG(WARN, "storage cutting torn tail file=%s/%s offset=%zu dropped_bytes=%zu reason=%s",
-              log->dir, name, stop, size - stop, why);
     return 0;
 }
 

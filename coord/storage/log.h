@@ -63,7 +63,10 @@ void coord_log_opts_default(struct coord_log_opts *opts);
 /* Open the log in directory dir, creating dir (one level, with an fsync of
  * its parent) and an empty log if needed. Every record's CRC is checked. A
  * torn tail (the end of the last segment partly written, followed by nothing
- * valid) is cut off and logged at WARN. Any other damage fails. What *rec
+ * valid) is cut off and logged at WARN; so is the rest of the last segment
+ * from a bad record on when the records after it show that it lies in the
+ * batch written since the last flush, which a power loss persisted only in
+ * part (the Recovery notes in log.c). Any other damage fails. What *rec
  * holds is durable on return: open flushes what it read, which a crashed
  * process may have left unflushed in the page cache.
  * opts may be NULL for the defaults. *out returns owned (coord_log_close);

@@ -29,6 +29,8 @@
 #define SEG_HDR    32
 #define REC_HDR    29 /* len, crc, term, index, batch, type */
 #define REC_BATCH  24 /* offset of a record's batch field */
+#define PAGE       4096
+#define BIG_SEG    (64 * 1024) /* segments of several pages, for batches that span pages */
 #define MAX_SEGS   64
 #define MAX_RECS   1024
 #define OPEN_SYNCS 3 /* flushes of an open: last segment, hard state, directory */
@@ -44,7 +46,8 @@ struct fx {
 
 /* Log lines are captured, not printed: tests check what was logged. */
 static int n_lines[4];
-static int n_torn; /* WARN lines about a torn tail */
+static int n_torn;      /* WARN lines about a torn tail */
+static int n_batch_cut; /* WARN lines about a partly persisted batch cut off */
 static char last_line[512];
 
 static void sink(void *arg, int level, const char *line)
@@ -54,6 +57,9 @@ static void sink(void *arg, int level, const char *line)
     if (level == COORD_LOG_WARN && strstr(line, "torn") != NULL) {
         n_torn++;
     }
+    if (level == COORD_LOG_WARN && strstr(line, "unflushed batch") != NULL) {
+        n_batch_cut++;
+    }
     snprintf(last_line, sizeof(last_line), "%s", line);
 }
 
@@ -61,6 +67,7 @@ static void reset_lines(void)
 {
     memset(n_lines, 0, sizeof(n_lines));
     n_torn = 0;
+    n_batch_cut = 0;
     last_line[0] = '\0';
 }
 
@@ -1054,6 +1061,225 @@ static void test_log_torn_end_of_older_segment_is_corrupt(void **state)
     free(t.buf);
 }
 
+/* ---- partly persisted batches ---------------------------------------------------------- */
+
+/* copy = t's bytes with [lo, hi) lost: zeros (what a page of the batch held
+ * before the batch was written there), or garbage when garble. Returns the
+ * index of the first record the damage touches. */
+static size_t damage(const struct tail *t, uint8_t *copy, size_t lo, size_t hi, bool garble)
+{
+    size_t i;
+    size_t k;
+
+    memcpy(copy, t->buf, t->len);
+    for (k = lo; k < hi; k++) {
+        copy[k] = garble ? junk(k) : 0;
+    }
+    for (i = 0; t->offs[i + 1] <= lo; i++) {
+    }
+    return i;
+}
+
+/* The part of page p that lies in [b, e) is [*lo, *hi). */
+static void page_in(size_t p, size_t b, size_t e, size_t *lo, size_t *hi)
+{
+    *lo = p * PAGE > b ? p * PAGE : b;
+    *hi = (p + 1) * PAGE < e ? (p + 1) * PAGE : e;
+}
+
+/* A batch of several pages, written after a flush and never flushed itself
+ * (close flushes it, but the bytes on disk are those a power loss before
+ * that flush could have left), of which a page is lost while later ones
+ * are kept: open cuts the log before the first damaged record and says so,
+ * and every entry flushed before the batch is there. Every page of the
+ * batch, lost as zeros and as garbage, with and without preallocation. */
+static void test_log_unflushed_batch_lost_page_is_cut(void **state)
+{
+    struct fx *f = *state;
+    const raft_index ends[2] = {20, 200}; /* 1..20 flushed, 21..200 the batch */
+    struct coord_log_recovered rec;
+    struct coord_log *log;
+    struct tail t;
+    uint8_t *copy;
+    size_t lo;
+    size_t hi;
+    size_t b;
+    size_t e;
+    size_t p;
+    size_t i;
+    int v;
+
+    f->opts.segment_size = BIG_SEG;
+    for (v = 0; v < 4; v++) {
+        f->opts.preallocate = v >= 2;
+        rm_dir(f->dir);
+        build_batches(f, ends, 2);
+        load_tail(f, &t, 0);
+        assert_int_equal(t.n, 200);
+        b = t.offs[20];
+        e = t.offs[t.n];
+        assert_true(e - b > 3 * PAGE);
+        /* The format: each record names where its batch began (log.c
+         * invariant 10): the segment's header, then b. */
+        for (i = 0; i < t.n; i++) {
+            assert_int_equal(rec_batch(&t, i), i < 20 ? SEG_HDR : b);
+        }
+        copy = malloc(t.len);
+        assert_non_null(copy);
+        for (p = b / PAGE; p * PAGE < e; p++) {
+            page_in(p, b, e, &lo, &hi);
+            i = damage(&t, copy, lo, hi, v % 2 == 1);
+            reset_lines();
+            write_file(t.path, copy, t.len);
+            expect_recovered(f, &t, i, t.offs[i], true);
+            /* A good record after the damage: the new rule; else a torn tail. */
+            assert_int_equal(n_batch_cut, t.offs[t.n - 1] >= hi ? 1 : 0);
+            assert_int_equal(n_torn, t.offs[t.n - 1] >= hi ? 0 : 1);
+            assert_int_equal(n_lines[COORD_LOG_ERROR], 0);
+        }
+        free(copy);
+        free(t.buf);
+    }
+
+    /* The log goes on from the cut, and the next open finds nothing wrong. */
+    rm_dir(f->dir);
+    build_batches(f, ends, 2);
+    load_tail(f, &t, 0);
+    copy = malloc(t.len);
+    assert_non_null(copy);
+    page_in(b / PAGE + 1, b, e, &lo, &hi);
+    i = damage(&t, copy, lo, hi, false);
+    write_file(t.path, copy, t.len);
+    free(copy);
+    free(t.buf);
+    log = open_ok(f, &rec);
+    verify(&rec, 1, i, 1, 1, 1);
+    coord_log_recovered_free(&rec);
+    append_range(log, i + 1, i + 10, 1);
+    coord_log_close(log);
+    reset_lines();
+    reopen_verify(f, 1, i + 10, 1, 1, 1);
+    assert_int_equal(n_lines[COORD_LOG_WARN] + n_lines[COORD_LOG_ERROR], 0);
+}
+
+/* Rewrite the batch field of record i of copy (laid out as t), CRC and all:
+ * good records that no append of log.c would write. */
+static void forge_batch(const struct tail *t, uint8_t *copy, size_t i, uint32_t batch)
+{
+    uint8_t *r = copy + t->offs[i];
+
+    put_le32(r + REC_BATCH, batch);
+    put_le32(r + 4, coord_crc32c(coord_crc32c(0, r, 4), r + 8, le32(r)));
+}
+
+/* The records after a lost page must prove the damage lies in the last
+ * batch: good records whose batch fields disagree, name an offset that is
+ * no record's, or one from which the records before the damage do not
+ * carry it, are refused. */
+static void test_log_lost_page_needs_consistent_batch(void **state)
+{
+    struct fx *f = *state;
+    const raft_index ends[2] = {20, 200};
+    struct coord_log_recovered rec;
+    struct coord_log *log = NULL;
+    char err[256];
+    struct tail t;
+    uint8_t *copy;
+    size_t lo;
+    size_t hi;
+    size_t b;
+    size_t i;
+    size_t k;
+    int c;
+
+    f->opts.segment_size = BIG_SEG;
+    build_batches(f, ends, 2);
+    load_tail(f, &t, 0);
+    b = t.offs[20];
+    copy = malloc(t.len);
+    assert_non_null(copy);
+    page_in(b / PAGE + 1, b, t.offs[t.n], &lo, &hi);
+    for (c = 0; c < 3; c++) {
+        i = damage(&t, copy, lo, hi, false);
+        for (k = i + 1; k < t.n; k++) {
+            if (t.offs[k] < hi) {
+                continue;
+            }
+            if (c == 0) { /* one of them from the batch before */
+                forge_batch(&t, copy, k, k == t.n - 1 ? SEG_HDR : (uint32_t)b);
+            } else if (c == 1) { /* in the middle of the last record kept */
+                forge_batch(&t, copy, k, (uint32_t)t.offs[i - 1] + 8);
+            } else { /* a record boundary, but b was where the batch began */
+                forge_batch(&t, copy, k, (uint32_t)t.offs[21]);
+            }
+        }
+        write_file(t.path, copy, t.len);
+        reset_lines();
+        assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)),
+                         RAFT_ECORRUPT);
+        assert_non_null(strstr(err, "records-of-another-batch"));
+        assert_int_equal(n_lines[COORD_LOG_WARN], 0);
+    }
+    write_file(t.path, t.buf, t.len);
+    reopen_verify(f, 1, 200, 1, 1, 1);
+    free(copy);
+    free(t.buf);
+}
+
+/* The same damage in a batch that a flush made durable, with a flushed
+ * batch after it: no power loss does that, so open refuses, naming the
+ * file and the offset of the first damaged record. */
+static void test_log_lost_page_in_flushed_batch_is_corrupt(void **state)
+{
+    struct fx *f = *state;
+    const raft_index ends[3] = {20, 120, 200}; /* 21..120 flushed, then 121..200 */
+    struct coord_log_recovered rec;
+    struct coord_log *log = NULL;
+    char err[256];
+    char want[320];
+    struct tail t;
+    uint8_t *copy;
+    size_t lo;
+    size_t hi;
+    size_t b;
+    size_t e;
+    size_t p;
+    size_t i;
+    int garble;
+
+    f->opts.segment_size = BIG_SEG;
+    build_batches(f, ends, 3);
+    load_tail(f, &t, 0);
+    b = t.offs[20];
+    e = t.offs[120];
+    assert_int_equal(rec_batch(&t, 119), b);
+    assert_int_equal(rec_batch(&t, 120), e);
+    copy = malloc(t.len);
+    assert_non_null(copy);
+    for (p = b / PAGE; p * PAGE < e; p++) {
+        for (garble = 0; garble < 2; garble++) {
+            page_in(p, b, e, &lo, &hi);
+            i = damage(&t, copy, lo, hi, garble == 1);
+            write_file(t.path, copy, t.len);
+            reset_lines();
+            assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)),
+                             RAFT_ECORRUPT);
+            snprintf(want, sizeof(want), "file=%s offset=%zu ", t.path, t.offs[i]);
+            if (strstr(err, want) == NULL) {
+                fail_msg("page %zu: want \"%s\" in \"%s\"", p, want, err);
+            }
+            assert_non_null(strstr(err, "later-batch"));
+            assert_int_equal(n_lines[COORD_LOG_ERROR], 1);
+            assert_int_equal(n_lines[COORD_LOG_WARN], 0);
+            assert_int_equal(rec.n_entries, 0);
+        }
+    }
+    write_file(t.path, t.buf, t.len);
+    reopen_verify(f, 1, 200, 1, 1, 1);
+    free(copy);
+    free(t.buf);
+}
+
 /* A segment of format 1 (before records carried their batch) is refused
  * with a message that says so, even with a good header CRC. */
 static void test_log_segment_format_1_is_refused(void **state)
@@ -1437,6 +1663,9 @@ int main(void)
         T(test_log_bit_flip_in_last_segment_is_corrupt),
         T(test_log_bit_flip_in_older_segment_is_corrupt),
         T(test_log_torn_end_of_older_segment_is_corrupt),
+        T(test_log_unflushed_batch_lost_page_is_cut),
+        T(test_log_lost_page_in_flushed_batch_is_corrupt),
+        T(test_log_lost_page_needs_consistent_batch),
         T(test_log_segment_format_1_is_refused),
         T(test_log_missing_segment_is_corrupt),
         T(test_log_bad_segment_header_is_corrupt),
