@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coord/addr.h"
 #include "coord/ctl/args.h"
 #include "coord/ctl/join.h"
 #include "raft/base/alloc.h"
@@ -253,12 +254,17 @@ int ctl_status_run(const struct ctl_ctx *ctx, const char *const *pos, size_t n_p
         goto out;
     }
     rv = ctl_args_split(list, eps, COORD_CLIENT_MAX_ENDPOINTS, &n);
+    for (i = 0; rv == 0 && i < n; i++) {
+        struct coord_addr a;
+
+        answers[i].endpoint = eps[i];
+        if (coord_addr_parse(eps[i], strlen(eps[i]), &a) != 0 || a.port_num == 0) {
+            rv = RAFT_EINVAL;
+        }
+    }
     if (rv != 0) {
         rv = ctl_usage("status: bad --endpoints '%s'", ctx->endpoints);
         goto out;
-    }
-    for (i = 0; i < n; i++) {
-        answers[i].endpoint = eps[i];
     }
     rv = run_round(ctx, probes, answers, n);
     if (rv == 0) {

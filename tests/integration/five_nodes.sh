@@ -28,3 +28,20 @@ it_log "25 puts x reads agree"
 
 # Still exactly one leader, same term, after the traffic.
 wait_for 10 "one leader after the writes" one_leader 5
+
+# coordctl's failures: one line on stderr and the exit code the README gives
+# (2 for a command line it cannot use, 1 for a request that failed).
+expect_exit() {
+    local want=$1 rc=0 err
+    shift
+    err=$("$COORDCTL" "$@" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = "$want" ] || it_fail "coordctl $* exited $rc, not $want ($err)"
+    [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] && [ -n "$err" ] ||
+        it_fail "coordctl $* did not fail in one line: '$err'"
+}
+expect_exit 2 --endpoints nohost status
+expect_exit 2 --endpoints "$(ep 1),127.0.0.1:0" status
+expect_exit 2 --endpoints nohost kv get /five/1
+expect_exit 1 --endpoints "$(eps)" --timeout 2000 kv get /five/missing
+expect_exit 1 --endpoints "127.0.0.1:$((COORD_BASEPORT + 99))" --timeout 500 kv get /five/1
+it_log "coordctl failures are one line with exit 2 (usage) or 1 (request)"
