@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* faultfs: numbered write and sync points, and the two crashes (see
- * faultfs.h). A power loss here keeps, in every file, a random prefix of the
- * writes since its last flush, maybe tears the first write it drops at a
- * random byte, and undoes the rest from their pre-images, newest first; files
- * that grew are cut back. That is what an fdatasync promises and no more:
- * earlier flushes hold, later writes may be lost from any point on. */
+ * faultfs.h). A power loss here treats each file with writes since its last
+ * flush in one of two ways, drawn per file. Either it keeps a random prefix
+ * of those writes, maybe tears the first write it drops at a random byte,
+ * and undoes the rest from their pre-images, newest first; or it keeps a
+ * random subset of the pages they touched and puts every other page back as
+ * it was before them (zeros where the file had not reached), so a later
+ * page may survive an earlier one, within one write too. Files that grew
+ * are cut back to what they keep. That is what an fdatasync promises and
+ * no more: earlier flushes hold, and a disk writes dirty pages back in any
+ * order, so any part of the later writes may be lost. */
 #include "tests/crash/faultfs.h"
 
 #include <fcntl.h>
@@ -30,6 +35,7 @@ void faultfs_init(struct faultfs *fs, enum faultfs_mode mode, uint64_t crash_at,
     memset(fs, 0, sizeof(*fs));
     fs->mode = mode;
     fs->crash_at = crash_at;
+    fs->pages_pm = FAULTFS_PAGES_PM;
     raft_rand_seed(&fs->rand, seed);
 }
 
@@ -304,7 +310,7 @@ static void undo(int fd, const struct faultfs_write *w, size_t keep)
 
 /* One file loses the unflushed writes after a random prefix, the first
  * one lost maybe torn. */
-static void lose_file(struct faultfs *fs, struct faultfs_file *f)
+static void lose_prefix(struct faultfs *fs, struct faultfs_file *f)
 {
     size_t kept = (size_t)raft_rand_below(&fs->rand, f->n_writes + 1);
     const struct faultfs_write *w;
@@ -324,7 +330,115 @@ static void lose_file(struct faultfs *fs, struct faultfs_file *f)
     undo(f->fd, w, torn);
 }
 
-/* A power loss: each file keeps a random prefix of its unflushed writes. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The pages f's unflushed writes touched, ascending, each once (returns
+ * owned: free); *n returns how many. */
+static uint64_t *touched_pages(const struct faultfs_file *f, size_t *n)
+{
+    const struct faultfs_write *w;
+    uint64_t *pages = NULL;
+    uint64_t *grown;
+    size_t cap = 0;
+    size_t i;
+    size_t k;
+    uint64_t p;
+
+    *n = 0;
+    for (i = 0; i < f->n_writes; i++) {
+        w = &f->writes[i];
+        for (p = w->off / FAULTFS_PAGE; w->len > 0 && p <= (w->off + w->len - 1) / FAULTFS_PAGE;
+             p++) {
+            if (*n == cap) {
+                cap = cap == 0 ? 64 : 2 * cap;
+                grown = realloc(pages, cap * sizeof(*pages));
+                if (grown == NULL) {
+                    die("out of memory");
+                }
+                pages = grown;
+            }
+            pages[(*n)++] = p;
+        }
+    }
+    if (*n > 0) {
+        qsort(pages, *n, sizeof(*pages), cmp_u64);
+    }
+    for (i = 0, k = 0; i < *n; i++) {
+        if (k == 0 || pages[k - 1] != pages[i]) {
+            pages[k++] = pages[i];
+        }
+    }
+    *n = k;
+    return pages;
+}
+
+/* One file keeps a random subset of the pages its unflushed writes
+ * touched, as they are now; every other page goes back to what it held
+ * before those writes. */
+static void lose_pages(struct faultfs *fs, struct faultfs_file *f)
+{
+    unsigned keep_pm = (unsigned)raft_rand_below(&fs->rand, 1001);
+    uint64_t size = file_size(f->fd);
+    bool lost_before = false;
+    bool reordered = false;
+    uint64_t *pages;
+    uint8_t *saved;
+    size_t *lens;
+    size_t n;
+    size_t i;
+    uint64_t off;
+
+    pages = touched_pages(f, &n);
+    saved = malloc(n * FAULTFS_PAGE + 1);
+    lens = calloc(n + 1, sizeof(*lens));
+    if (saved == NULL || lens == NULL) {
+        die("out of memory");
+    }
+    /* What the kept pages hold now (a page beyond the end, cut off since
+     * the write, holds nothing to keep). */
+    for (i = 0; i < n; i++) {
+        off = pages[i] * FAULTFS_PAGE;
+        if (off < size && raft_rand_chance(&fs->rand, keep_pm)) {
+            lens[i] = size - off < FAULTFS_PAGE ? (size_t)(size - off) : FAULTFS_PAGE;
+            read_exact(f->fd, saved + i * FAULTFS_PAGE, lens[i], off);
+            reordered = reordered || lost_before;
+        } else {
+            lost_before = true;
+        }
+    }
+    /* Every page as it was before the writes, then the kept ones again. */
+    for (i = f->n_writes; i > 0; i--) {
+        undo(f->fd, &f->writes[i - 1], 0);
+    }
+    for (i = 0; i < n; i++) {
+        write_exact(f->fd, saved + i * FAULTFS_PAGE, lens[i], pages[i] * FAULTFS_PAGE);
+    }
+    fs->n_reordered += reordered ? 1 : 0;
+    free(lens);
+    free(saved);
+    free(pages);
+}
+
+/* One file loses part of its unflushed writes, one way or the other. */
+static void lose_file(struct faultfs *fs, struct faultfs_file *f)
+{
+    if (f->n_writes == 0) {
+        return;
+    }
+    if (raft_rand_chance(&fs->rand, fs->pages_pm)) {
+        lose_pages(fs, f);
+    } else {
+        lose_prefix(fs, f);
+    }
+}
+
+/* A power loss: each file loses part of its unflushed writes. */
 static void lose_all(struct faultfs *fs)
 {
     size_t i;

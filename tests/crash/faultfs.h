@@ -3,7 +3,9 @@
  * through struct coord_log_io. Every pwrite and every fdatasync the log
  * issues is one numbered "point"; at a chosen point the process dies as a
  * kill -9 would leave it, or as a power loss would: the writes since each
- * file's last flush are partly undone. faultfs_crash_here() does the same
+ * file's last flush are partly undone, either from some write on (maybe
+ * torn) or page by page in any order (a later page kept, an earlier one
+ * lost), as a disk may persist dirty pages. faultfs_crash_here() does the same
  * without leaving the process (the simulator crashes nodes in-process).
  * Directory operations (rename, unlink, ftruncate, fallocate) and LMDB's I/O
  * are not hooked: they survive a crash whole. Single-threaded: one thread at
@@ -21,7 +23,9 @@
 /* The exit status of a process that faultfs crashed on purpose. */
 #define FAULTFS_EXIT_CRASHED 42
 
-#define FAULTFS_FILES_MAX 64 /* files with unflushed writes at once */
+#define FAULTFS_FILES_MAX 64   /* files with unflushed writes at once */
+#define FAULTFS_PAGE      4096 /* bytes: what a power loss keeps or loses whole */
+#define FAULTFS_PAGES_PM  500  /* default chance a file's power loss goes page by page */
 #define FAULTFS_WRITES_MAX                                                                         \
     4096 /* unflushed writes per file; at this many, the oldest                                    \
           * half is taken as written back by the kernel */
@@ -59,6 +63,10 @@ struct faultfs {
     uint64_t n_writes;     /* of which pwrites */
     uint64_t n_syncs;      /* of which fdatasyncs */
     struct raft_rand rand; /* POWER: what survives */
+    unsigned pages_pm;     /* POWER: chance per file that it goes page by page; set
+                            * to FAULTFS_PAGES_PM by faultfs_init(), tests may change it */
+    uint64_t n_reordered;  /* files a power loss left with a later page kept and an
+                            * earlier one lost */
     bool down;             /* crashed in-process (faultfs_crash_here): flushes do nothing */
     struct faultfs_file files[FAULTFS_FILES_MAX];
     size_t n_files;

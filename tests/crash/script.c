@@ -12,13 +12,12 @@
 #include "raft/base/assert.h"
 #include "raft/base/rand.h"
 
-#define N_KEYS        24u   /* plain keys "k00".."k23" */
-#define N_PREFIXES    4u    /* prefixes "p/0/".."p/3/", each with up to 8 keys */
-#define VALUE_MAX     3000u /* bytes of the largest value drawn */
-#define BATCH_MAX     6u    /* entries in one batch's append, besides a NOOP or CONF */
-#define TRAILING_MAX  24u   /* entries a compaction may keep below the snapshot */
-#define TXN_OPS_MAX   3u    /* ops per txn branch drawn */
-#define TXN_VALUE_MAX 256u  /* bytes of a value put by a txn */
+#define N_KEYS        24u                   /* plain keys "k00".."k23" */
+#define N_PREFIXES    4u                    /* prefixes "p/0/".."p/3/", each with up to 8 keys */
+#define VALUE_MAX     3000u                 /* bytes of the largest value drawn */
+#define TRAILING_MAX  24u                   /* entries a compaction may keep below the snapshot */
+#define TXN_OPS_MAX   3u                    /* ops per txn branch drawn */
+#define TXN_VALUE_MAX 256u                  /* bytes of a value put by a txn */
 #define TXN_KEYS      (2 * TXN_OPS_MAX + 1) /* keys of one txn: its ops' and the compare's */
 #define KEY_LEN       16u                   /* bytes for a drawn key */
 #define SERVERS_MIN   3u                    /* voters in a drawn configuration */
@@ -30,6 +29,7 @@
 struct gen {
     struct raft_rand rand;
     struct script *s;
+    size_t batch_max; /* commands in one batch's append, at most */
     bool log_only;
     raft_term term;
     raft_id vote;
@@ -349,7 +349,7 @@ static int new_term(struct gen *g)
 static int batch_entries(struct gen *g, bool leader_noop)
 {
     struct script_op op = {.type = SCRIPT_APPEND};
-    size_t n = 1 + (size_t)raft_rand_below(&g->rand, BATCH_MAX);
+    size_t n = 1 + (size_t)raft_rand_below(&g->rand, g->batch_max);
     size_t i;
     int rv = 0;
 
@@ -425,7 +425,7 @@ static int batch(struct gen *g)
     return rv != 0 ? rv : after_batch(g);
 }
 
-int script_build(uint64_t seed, size_t n_batches, bool log_only, struct script *s)
+int script_build(uint64_t seed, size_t n_batches, size_t batch_max, bool log_only, struct script *s)
 {
     struct gen g;
     size_t i;
@@ -435,7 +435,9 @@ int script_build(uint64_t seed, size_t n_batches, bool log_only, struct script *
     memset(&g, 0, sizeof(g));
     s->seed = seed;
     raft_rand_seed(&g.rand, seed);
+    RAFT_ASSERT(batch_max > 0);
     g.s = s;
+    g.batch_max = batch_max;
     g.log_only = log_only;
     g.term = 1;
     g.vote = 1;

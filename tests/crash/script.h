@@ -55,10 +55,15 @@ struct script {
     size_t cap_pool;
 };
 
+#define SCRIPT_BATCH_MAX 6u /* commands a batch appends at most, as a node's would */
+
 /* Build the script of seed with n_batches persist batches into *s (returns
- * owned: script_free()). log_only leaves out the state machine's ops
- * (COMMIT stays) and puts in INSTALL ops. Errors: RAFT_ENOMEM. */
-int script_build(uint64_t seed, size_t n_batches, bool log_only, struct script *s);
+ * owned: script_free()); each batch appends 1..batch_max commands (and
+ * maybe a NOOP or a configuration). log_only leaves out the state
+ * machine's ops (COMMIT stays) and puts in INSTALL ops.
+ * Errors: RAFT_ENOMEM. */
+int script_build(uint64_t seed, size_t n_batches, size_t batch_max, bool log_only,
+                 struct script *s);
 
 /* Release s and zero it. A zeroed script is a no-op. */
 void script_free(struct script *s);

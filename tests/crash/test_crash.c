@@ -69,6 +69,9 @@
 #define WRITER_ROUND      6u          /* jobs submitted at once */
 #define WRITER_SEEDS_MAX  100u        /* seeds tried for a writer script with all it needs */
 #define WINDOW_SNAPS_MAX  16u         /* snapshots recorded by the ops of one crash window */
+#define PAGES_BATCHES     16          /* persist batches of the page-by-page workload */
+#define PAGES_BATCH_MAX   48u         /* commands per batch there: batches span pages */
+#define PAGES_SEGMENT     (64u << 10) /* bytes: segments of many pages there */
 
 static const char *const mode_names[] = {"count", "kill", "power"};
 
@@ -83,9 +86,11 @@ static void join(char *out, const char *dir, const char *name)
 
 /* ---- the log's lines ------------------------------------------------------------------------- */
 
-/* Torn tails the reopened logs cut (coverage, printed at the end), and the
- * last ERROR line, for failure messages. Set before any thread starts. */
+/* Torn tails and partly persisted batches the reopened logs cut (coverage,
+ * printed at the end), and the last ERROR line, for failure messages. Set
+ * before any thread starts. */
 static unsigned long n_torn_cut;
+static unsigned long n_batch_cut;
 static char last_error[WHY_LEN];
 
 static void log_sink(void *arg, int level, const char *line)
@@ -95,6 +100,8 @@ static void log_sink(void *arg, int level, const char *line)
         (void)snprintf(last_error, sizeof(last_error), "%s", line);
     } else if (strstr(line, "cutting torn tail") != NULL) {
         n_torn_cut++;
+    } else if (strstr(line, "cutting partly persisted unflushed batch") != NULL) {
+        n_batch_cut++;
     }
 }
 
@@ -229,6 +236,7 @@ struct msg {
 struct crash_case {
     enum faultfs_mode mode;
     uint64_t point; /* 0: run to the end, count the points, then die */
+    bool pages;     /* POWER: every file loses its unflushed writes page by page */
 };
 
 /* The child's end of the pipe. */
@@ -930,6 +938,9 @@ static void script_child(struct fixture *f, const struct crash_case *cc, struct 
 
     faultfs_init(&fs, cc->point == 0 ? FAULTFS_COUNT : cc->mode, cc->point,
                  f->script.seed * 1000003u + cc->point);
+    if (cc->pages) {
+        fs.pages_pm = 1000;
+    }
     faultfs_io(&fs, &opts.io);
     c->fs = &fs;
     (void)script_run(&f->script, &env, &rep, err, sizeof(err));
@@ -965,9 +976,9 @@ static bool verify(struct fixture *f, const struct heard *h, bool with_fsm, char
     return ok;
 }
 
-/* Crash a child at cc's point and verify; returns the points of the run
- * when it went to the end. */
-static uint64_t crash_script(struct fixture *f, const struct crash_case *cc)
+/* Crash a child at cc's point and verify (with_fsm: the state machine too);
+ * returns the points of the run when it went to the end. */
+static uint64_t crash_script(struct fixture *f, const struct crash_case *cc, bool with_fsm)
 {
     char why[WHY_LEN];
     struct heard h;
@@ -978,13 +989,13 @@ static uint64_t crash_script(struct fixture *f, const struct crash_case *cc)
                  "workload is not deterministic",
                  f->script.seed, cc->point);
     }
-    if (!verify(f, &h, true, why)) {
-        fail_msg("seed %" PRIu64 " point %" PRIu64 " mode %s (op %zu of %zu): %s%s%s\n"
+    if (!verify(f, &h, with_fsm, why)) {
+        fail_msg("seed %" PRIu64 " point %" PRIu64 " mode %s%s (op %zu of %zu): %s%s%s\n"
                  "reproduce: COORD_TEST_SEED=%" PRIu64 " COORD_TEST_POINT=%" PRIu64
                  " (point 0 is the dry run: crashed after the last point)",
-                 f->script.seed, cc->point, mode_names[cc->mode], h.lo_ops, f->script.n_ops, why,
-                 last_error[0] != '\0' ? "; log said: " : "", last_error, f->script.seed,
-                 cc->point);
+                 f->script.seed, cc->point, mode_names[cc->mode], cc->pages ? " (pages)" : "",
+                 h.lo_ops, f->script.n_ops, why, last_error[0] != '\0' ? "; log said: " : "",
+                 last_error, f->script.seed, cc->point);
     }
     return h.n_points;
 }
@@ -1004,7 +1015,7 @@ static size_t count_ops(const struct script *s, uint8_t type)
  * in both modes. all: every point; else n_sample drawn ones. */
 static void run_seed(struct fixture *f, uint64_t seed, bool all, size_t n_sample, uint64_t only)
 {
-    struct crash_case cc = {FAULTFS_KILL, 0};
+    struct crash_case cc = {FAULTFS_KILL, 0, false};
     struct raft_rand rand;
     uint64_t n_points;
     uint64_t k;
@@ -1012,8 +1023,8 @@ static void run_seed(struct fixture *f, uint64_t seed, bool all, size_t n_sample
 
     script_free(&f->script);
     refs_free(f);
-    assert_int_equal(script_build(seed, N_BATCHES, false, &f->script), 0);
-    n_points = crash_script(f, &cc);
+    assert_int_equal(script_build(seed, N_BATCHES, SCRIPT_BATCH_MAX, false, &f->script), 0);
+    n_points = crash_script(f, &cc, true);
     assert_true(n_points > 0 && n_points <= POINTS_MAX);
     raft_rand_seed(&rand, seed);
     for (i = 0; i < (all ? n_points : n_sample); i++) {
@@ -1023,9 +1034,9 @@ static void run_seed(struct fixture *f, uint64_t seed, bool all, size_t n_sample
         }
         cc.point = k;
         cc.mode = FAULTFS_KILL;
-        (void)crash_script(f, &cc);
+        (void)crash_script(f, &cc, true);
         cc.mode = FAULTFS_POWER;
-        (void)crash_script(f, &cc);
+        (void)crash_script(f, &cc, true);
     }
     print_message("seed %" PRIu64 ": %zu ops (%zu truncations, %zu snapshots, %zu compactions), "
                   "%zu entries, N = %" PRIu64 " points, %s\n",
@@ -1048,8 +1059,48 @@ static void test_crash_script_every_point(void **state)
             run_seed(f, SEED_BASE + i, i == 0, SAMPLE_POINTS, only);
         }
     }
-    print_message("%" PRIu64 " crashes verified, %lu torn tails cut on reopen\n", f->n_cases,
-                  n_torn_cut);
+    print_message("%" PRIu64 " crashes verified, %lu torn tails and %lu partly persisted batches "
+                  "cut on reopen\n",
+                  f->n_cases, n_torn_cut, n_batch_cut);
+}
+
+/* A power loss may keep a later page of the batch written since the last
+ * flush and lose an earlier one; open must then cut the log where the
+ * damage begins (log.c, Recovery) and keep everything reported durable,
+ * never refuse. Batches of up to PAGES_BATCH_MAX commands in segments of
+ * many pages span pages; every point of a log-only script is crashed by a
+ * power loss that goes page by page. Some crash must have left good records
+ * after a lost page, or the case was never tried. */
+static void test_crash_power_loss_keeps_later_pages(void **state)
+{
+    struct fixture *f = *state;
+    struct crash_case cc = {FAULTFS_POWER, 0, true};
+    uint64_t seed = env_u64("COORD_TEST_SEED", SEED_BASE);
+    uint64_t only = env_u64("COORD_TEST_POINT", 0);
+    unsigned long cut_before = n_batch_cut;
+    uint64_t n_points;
+    uint64_t k;
+
+    f->log_opts.segment_size = PAGES_SEGMENT;
+    assert_int_equal(script_build(seed, PAGES_BATCHES, PAGES_BATCH_MAX, true, &f->script), 0);
+    cc.mode = FAULTFS_KILL;
+    n_points = crash_script(f, &cc, false);
+    assert_true(n_points > 0 && n_points <= POINTS_MAX);
+    cc.mode = FAULTFS_POWER;
+    for (k = 1; k <= n_points; k++) {
+        if (only == 0 || k == only) {
+            cc.point = k;
+            (void)crash_script(f, &cc, false);
+        }
+    }
+    print_message("pages: seed %" PRIu64 ", %zu entries in %zu batches, N = %" PRIu64
+                  " points, every one a page-by-page power loss: %lu partly persisted batches "
+                  "cut on reopen\n",
+                  seed, f->script.n_pool, count_ops(&f->script, SCRIPT_SYNC), n_points,
+                  n_batch_cut - cut_before);
+    if (only == 0 && env_u64("COORD_TEST_SEED", 0) == 0) {
+        assert_true(n_batch_cut > cut_before);
+    }
 }
 
 /* ---- the log-writer thread ------------------------------------------------------------------- */
@@ -1202,7 +1253,7 @@ static uint64_t crash_writer(struct fixture *f, const struct crash_case *cc, uin
 static void test_crash_writer_group_commit(void **state)
 {
     struct fixture *f = *state;
-    struct crash_case cc = {FAULTFS_KILL, 0};
+    struct crash_case cc = {FAULTFS_KILL, 0, false};
     uint64_t base = env_u64("COORD_TEST_SEED", SEED_BASE);
     uint64_t max_batch;
     uint64_t unused;
@@ -1214,7 +1265,7 @@ static void test_crash_writer_group_commit(void **state)
      * both truncates and installs a snapshot. */
     for (seed = base; seed < base + WRITER_SEEDS_MAX; seed++) {
         script_free(&f->script);
-        assert_int_equal(script_build(seed, WRITER_BATCHES, true, &f->script), 0);
+        assert_int_equal(script_build(seed, WRITER_BATCHES, SCRIPT_BATCH_MAX, true, &f->script), 0);
         if (count_ops(&f->script, SCRIPT_TRUNCATE) > 0 &&
             count_ops(&f->script, SCRIPT_INSTALL) > 0) {
             break;
@@ -1243,6 +1294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_script_every_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_writer_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_power_loss_keeps_later_pages, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
