@@ -236,6 +236,8 @@ static int run(const struct sim_opts *o, struct sim *s, char *what, size_t len)
         store_total.n_kills += st.n_kills;
         store_total.n_dirty += st.n_dirty;
         store_total.n_torn += st.n_torn;
+        store_total.n_reordered += st.n_reordered;
+        store_total.n_batch_cut += st.n_batch_cut;
         store_total.n_writes += st.n_writes;
         store_total.n_syncs += st.n_syncs;
     }
@@ -287,8 +289,10 @@ static void print_ok(const struct sim *s)
     if (s->o.storage) {
         sim_world_store_stats(s, &st);
         printf(" opens=%" PRIu64 " power_losses=%" PRIu64 " kills=%" PRIu64
-               " unflushed_at_crash=%" PRIu64 " torn_cut=%" PRIu64,
-               st.n_opens, st.n_power, st.n_kills, st.n_dirty, st.n_torn);
+               " unflushed_at_crash=%" PRIu64 " torn_cut=%" PRIu64 " pages_reordered=%" PRIu64
+               " batch_cut=%" PRIu64,
+               st.n_opens, st.n_power, st.n_kills, st.n_dirty, st.n_torn, st.n_reordered,
+               st.n_batch_cut);
     }
     printf("\n");
 }
@@ -379,10 +383,12 @@ static int many_seeds(const struct cli *c)
         if (c->o.storage) {
             printf("sim: real storage: %" PRIu64 " log opens, %" PRIu64 " power losses, %" PRIu64
                    " kills, %" PRIu64 " crashes with unflushed writes, %" PRIu64
-                   " torn tails cut, %" PRIu64 " writes, %" PRIu64 " syncs\n",
+                   " torn tails cut, %" PRIu64 " files with a later page kept and an earlier "
+                   "lost, %" PRIu64 " partly persisted batches cut, %" PRIu64 " writes, %" PRIu64
+                   " syncs\n",
                    store_total.n_opens, store_total.n_power, store_total.n_kills,
-                   store_total.n_dirty, store_total.n_torn, store_total.n_writes,
-                   store_total.n_syncs);
+                   store_total.n_dirty, store_total.n_torn, store_total.n_reordered,
+                   store_total.n_batch_cut, store_total.n_writes, store_total.n_syncs);
         }
     }
     sim_util_free(s);

@@ -433,6 +433,7 @@ void sim_store_stats_add(const struct sim_store *st, struct sim_store_stats *sta
     stats->n_power += st->n_power;
     stats->n_kills += st->n_kills;
     stats->n_dirty += st->n_dirty;
+    stats->n_reordered += st->fs.n_reordered;
     stats->n_writes += st->fs.n_writes;
     stats->n_syncs += st->fs.n_syncs;
 }

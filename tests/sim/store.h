@@ -46,13 +46,16 @@ struct sim_store {
 
 /* Counters over a run, for the summary line. */
 struct sim_store_stats {
-    uint64_t n_opens;  /* coord_log_open() calls */
-    uint64_t n_power;  /* crashes that were power losses */
-    uint64_t n_kills;  /* crashes that kept the page cache */
-    uint64_t n_dirty;  /* crashes with unflushed writes in some file */
-    uint64_t n_torn;   /* torn tails coord_log_open() cut off */
-    uint64_t n_writes; /* pwrites issued by the logs */
-    uint64_t n_syncs;  /* fdatasyncs issued by the logs */
+    uint64_t n_opens;     /* coord_log_open() calls */
+    uint64_t n_power;     /* crashes that were power losses */
+    uint64_t n_kills;     /* crashes that kept the page cache */
+    uint64_t n_dirty;     /* crashes with unflushed writes in some file */
+    uint64_t n_torn;      /* torn tails coord_log_open() cut off */
+    uint64_t n_reordered; /* files a power loss left with a later page kept and an earlier
+                           * one lost (faultfs) */
+    uint64_t n_batch_cut; /* partly persisted batches coord_log_open() cut off */
+    uint64_t n_writes;    /* pwrites issued by the logs */
+    uint64_t n_syncs;     /* fdatasyncs issued by the logs */
 };
 
 /* A store for node id in root/n<id> (root borrowed); nothing touches the disk before

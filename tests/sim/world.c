@@ -146,6 +146,9 @@ static void log_sink(void *arg, int level, const char *line)
     if (level == COORD_LOG_WARN && strstr(line, "torn tail") != NULL) {
         s->n_torn++;
     }
+    if (level == COORD_LOG_WARN && strstr(line, "unflushed batch") != NULL) {
+        s->n_batch_cut++;
+    }
     if (!sim_trace_on(&s->trace)) {
         return;
     }
@@ -275,6 +278,7 @@ void sim_world_store_stats(const struct sim *s, struct sim_store_stats *stats)
         }
     }
     stats->n_torn = s->n_torn;
+    stats->n_batch_cut = s->n_batch_cut;
 }
 
 uint64_t sim_world_hash(const struct sim *s)

@@ -108,6 +108,7 @@ struct sim {
     char *store_root;           /* --storage real: the run's temporary directory */
     struct raft_rand store_rng; /* --storage real: every choice about the real disks */
     uint64_t n_torn;            /* --storage real: torn tails the logs cut off at open */
+    uint64_t n_batch_cut;       /* --storage real: partly persisted batches cut off at open */
 };
 
 /* Set up a run (nodes created and started). Returns 0, or -1 with a message
