@@ -29,8 +29,8 @@
 #define SEG_HDR    32
 #define REC_HDR    29 /* len, crc, term, index, batch, type */
 #define REC_BATCH  24 /* offset of a record's batch field */
-#define PAGE       4096
-#define BIG_SEG    (64 * 1024) /* segments of several pages, for batches that span pages */
+#define PAGE       ((size_t)4096)
+#define BIG_SEG    65536 /* bytes: segments of several pages, for batches that span pages */
 #define MAX_SEGS   64
 #define MAX_RECS   1024
 #define OPEN_SYNCS 3 /* flushes of an open: last segment, hard state, directory */
@@ -1264,7 +1264,7 @@ static void test_log_lost_page_in_flushed_batch_is_corrupt(void **state)
             reset_lines();
             assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)),
                              RAFT_ECORRUPT);
-            snprintf(want, sizeof(want), "file=%s offset=%zu ", t.path, t.offs[i]);
+            (void)snprintf(want, sizeof(want), "file=%s offset=%zu ", t.path, t.offs[i]);
             if (strstr(err, want) == NULL) {
                 fail_msg("page %zu: want \"%s\" in \"%s\"", p, want, err);
             }
