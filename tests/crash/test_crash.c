@@ -9,16 +9,18 @@
  * that index; the hard state kept every durable term and vote; and the state
  * machine, replayed from its applied index up to the commit index from the
  * reopened log, equals one built from scratch from the committed entries.
- * The log-writer thread (writer.h) gets the same treatment once.
+ * The log-writer thread (writer.h) gets the same treatment once, and a
+ * log-only workload of batches that span pages is crashed at every point
+ * by power losses that keep a random subset of the unflushed pages.
  *
  * LMDB does its own I/O, which faultfs cannot reach: under a power loss the
  * state machine is taken to survive whole, as under a kill. Its own
  * durability rests on the rule this test does check: the applied index is in
  * the same LMDB transaction as the data, and the log replays the rest.
  *
- * COORD_TEST_SEED=<n> runs one seed at every point (and the writer test from
- * it); COORD_TEST_POINT=<k> narrows the first test to point k (both crash
- * modes). */
+ * COORD_TEST_SEED=<n> runs one seed at every point (and the writer and
+ * page-by-page tests from it); COORD_TEST_POINT=<k> narrows the first test
+ * to point k (both crash modes), and the page-by-page test too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
