@@ -4,14 +4,16 @@
 # machine it installs the dependencies, then:
 #   1. builds build/ci (warnings are errors) and runs every ctest label;
 #   2. builds build/asan (ASan + UBSan) and runs the unit and sim labels;
-#   3. checks the formatting of the tracked C files.
+#   3. builds build/tsan (ThreadSanitizer) and runs the unit label but the
+#      crash-point test (the threads: log writer, apply thread, sync client);
+#   4. checks the formatting of the tracked C files.
 # Every step runs even when an earlier one failed, so one run shows all
 # problems. The exit status is 0 only when all steps pass, and the last line of
-# output is always "N passed, N failed", summed over both ctest runs.
+# output is always "N passed, N failed", summed over the ctest runs.
 #
 #   scripts/test.sh [--quick] [--long]
 #
-#   --quick  skip the asan pass
+#   --quick  skip the asan and tsan passes
 #   --long   export COORD_SIM_LONG=1: the simulator runs many more seeds
 set -uo pipefail
 
@@ -125,8 +127,11 @@ if [ "$quick" -eq 0 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_ctest "ctest asan (unit|sim)" build/asan -L 'unit|sim'
+    build_step tsan
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        run_ctest "ctest tsan (unit)" build/tsan -L unit -E '^test_crash$'
 else
-    results+=("skip  asan pass              (--quick)")
+    results+=("skip  asan and tsan passes   (--quick)")
 fi
 
 start=$SECONDS
