@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Configure and build one build flavour into build/<flavour>.
 #
-#   scripts/build.sh [release|ci|asan|dev|tsan] [--keep-going] [--configure-only]
+#   scripts/build.sh [release|ci|asan|dev|tsan|fuzz] [--keep-going] [--configure-only]
 #
 #   release  RelWithDebInfo                                  (the default)
 #   ci       RelWithDebInfo, warnings are errors             (scripts/test.sh)
 #   asan     Debug, ASan + UBSan, warnings are errors        (scripts/test.sh)
 #   dev      Debug, ASan + UBSan                             (day-to-day work)
 #   tsan     Debug, ThreadSanitizer
+#   fuzz     clang, Debug at -O1, libFuzzer + ASan + UBSan     (scripts/fuzz.sh)
+#            everything, and the fuzz targets of tests/fuzz as libFuzzer binaries
 #
 # The flavours are the presets of CMakePresets.json with the same names and
 # cache variables; change both together.
@@ -25,7 +27,7 @@ keep_going=0
 configure_only=0
 for arg in "$@"; do
     case "$arg" in
-    release | ci | asan | dev | tsan) flavour=$arg ;;
+    release | ci | asan | dev | tsan | fuzz) flavour=$arg ;;
     --keep-going) keep_going=1 ;;
     --configure-only) configure_only=1 ;;
     -h | --help)
@@ -45,6 +47,8 @@ ci) cache=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOORD_WERROR=ON -DCOORD_SANITIZE=
 asan) cache=(-DCMAKE_BUILD_TYPE=Debug -DCOORD_WERROR=ON -DCOORD_SANITIZE=address,undefined) ;;
 dev) cache=(-DCMAKE_BUILD_TYPE=Debug -DCOORD_WERROR=OFF -DCOORD_SANITIZE=address,undefined) ;;
 tsan) cache=(-DCMAKE_BUILD_TYPE=Debug -DCOORD_WERROR=OFF -DCOORD_SANITIZE=thread) ;;
+fuzz) cache=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCOORD_WERROR=OFF -DCOORD_SANITIZE=
+    -DCOORD_FUZZ=ON) ;;
 esac
 
 dir=build/$flavour

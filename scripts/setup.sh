@@ -17,6 +17,8 @@ PACKAGES=(
     libssl-dev          # TLS on peer and client ports
     libcmocka-dev       # unit tests
     clang-format        # scripts/format.sh, the format check of scripts/test.sh
+    clang               # the fuzz flavour (scripts/fuzz.sh)
+    libclang-rt-14-dev  # libFuzzer and ASan/UBSan runtimes of Debian 12's clang 14
 )
 
 log() {
