@@ -224,17 +224,76 @@ static int append_response(struct coord_api_out *out, Coord__Api__Response *r)
 
 /* ---- decoding --------------------------------------------------------------------------- */
 
+#define PB_FIELD_MAX 536870911u /* the largest field number protobuf allows, 2^29 - 1 */
+#define PB_DEPTH_MAX 16u        /* nesting of coord.proto's messages is far less */
+
+/* Are the unknown fields of m and of every message below it ones that
+ * protobuf-c packs back into bytes it reads again? It reads a field number
+ * 0 when the tag is written in more than one byte (a one-byte 0 it refuses),
+ * keeps it as an unknown field and packs it back in one byte: a request
+ * forwarded to the leader would no longer decode there (and the leader
+ * closes the follower's connection, failing every request in flight on it),
+ * nor would the Command a write proposes. No valid protobuf has field number
+ * 0, nor one above PB_FIELD_MAX (only such overlong tags can express them):
+ * both are refused as malformed. */
+static bool tags_ok(const ProtobufCMessage *m, unsigned depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    size_t i;
+    size_t j;
+
+    if (depth > PB_DEPTH_MAX) {
+        return false;
+    }
+    for (i = 0; i < m->n_unknown_fields; i++) {
+        if (m->unknown_fields[i].tag == 0 || m->unknown_fields[i].tag > PB_FIELD_MAX) {
+            return false;
+        }
+    }
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE ||
+            ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+             *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)) {
+            continue; /* not a message, or a oneof member not set (its union holds another) */
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *v =
+                *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+
+            for (j = 0; j < n; j++) {
+                if (!tags_ok(v[j], depth + 1)) {
+                    return false;
+                }
+            }
+        } else {
+            const ProtobufCMessage *sub =
+                *(ProtobufCMessage *const *)(const void *)(base + f->offset);
+
+            if (sub != NULL && !tags_ok(sub, depth + 1)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* Unpack body into the arena; NULL with cc->oom telling memory from bad
  * bytes (protobuf-c does not say which). */
 static Coord__Api__ClientFrame *unpack(struct coord_codec_client *cc, const struct raft_buf *body)
 {
     ProtobufCAllocator alloc = {pb_alloc, pb_free, cc};
+    Coord__Api__ClientFrame *f;
 
     cc->oom = false;
     if (body->len > 0 && body->base == NULL) {
         return NULL;
     }
-    return coord__api__client_frame__unpack(&alloc, body->len, body->base);
+    f = coord__api__client_frame__unpack(&alloc, body->len, body->base);
+    return f != NULL && tags_ok(&f->base, 0) ? f : NULL; /* the arena frees f at reset */
 }
 
 static void decode_op(const Coord__Api__Request *r, struct coord_api_request *req)
