@@ -13,6 +13,8 @@
  *     file (argv may hold newlines of its own, which the message quotes);
  *   - on 0 every setting is within the range of its table entry, strings
  *     are terminated, members have distinct ids > 0 and well-formed sizes;
+ *     a number that is not its default was written in the input in decimal
+ *     (so no sign or other text turned into a number);
  *   - coord_config_check() then returns 0 or RAFT_ECONFIG with an error. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +33,63 @@
 static bool terminated(const char *s, size_t cap)
 {
     return memchr(s, '\0', cap) != NULL;
+}
+
+/* Does the decimal form of v appear in text[0..len)? */
+static bool appears(const char *text, size_t len, uint64_t v)
+{
+    char dec[24];
+    size_t n = (size_t)snprintf(dec, sizeof dec, "%llu", (unsigned long long)v);
+    size_t i;
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(text + i, dec, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every number that differs from its default came from digits of the text. */
+static void check_numbers(const struct coord_config *c, const char *text, size_t len)
+{
+    struct coord_config d;
+    const uint64_t got[] = {c->id,
+                            c->cluster_id,
+                            c->election_timeout_ms,
+                            c->heartbeat_ms,
+                            c->snapshot_entries,
+                            c->snapshot_trailing,
+                            c->max_request_bytes,
+                            c->max_peer_frame_bytes,
+                            c->map_size_mb,
+                            c->request_timeout_ms,
+                            c->max_clients};
+    uint64_t dflt[sizeof got / sizeof got[0]];
+    size_t i;
+
+    coord_config_default(&d);
+    dflt[0] = d.id;
+    dflt[1] = d.cluster_id;
+    dflt[2] = d.election_timeout_ms;
+    dflt[3] = d.heartbeat_ms;
+    dflt[4] = d.snapshot_entries;
+    dflt[5] = d.snapshot_trailing;
+    dflt[6] = d.max_request_bytes;
+    dflt[7] = d.max_peer_frame_bytes;
+    dflt[8] = d.map_size_mb;
+    dflt[9] = d.request_timeout_ms;
+    dflt[10] = d.max_clients;
+    for (i = 0; i < sizeof got / sizeof got[0]; i++) {
+        FUZZ_CHECKF(got[i] == dflt[i] || appears(text, len, got[i]),
+                    "setting %zu is %llu, a number the input does not hold", i,
+                    (unsigned long long)got[i]);
+    }
+    for (i = 0; i < c->n_members; i++) {
+        FUZZ_CHECKF(appears(text, len, c->members[i].id),
+                    "member id %llu, a number the input does not hold",
+                    (unsigned long long)c->members[i].id);
+    }
 }
 
 /* What the table of config.c promises for a parsed configuration. */
@@ -135,6 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rv == 0) {
         check_ranges(&cfg);
+        check_numbers(&cfg, text, len);
         memset(err, 0, sizeof err);
         rv = coord_config_check(&cfg, err, sizeof err);
         check_error(rv, err, !(data[0] & MODE_ARGS));
