@@ -109,7 +109,10 @@ static int parse_u64(const char *v, uint64_t *out)
 {
     char *end;
 
-    if (*v == '\0' || *v == '-') {
+    /* Digits only: strtoull() skips leading white space (\v, \f, and in a
+     * flag or a member list also ' ' and \t) and takes a sign after it, so
+     * " -1" would read as 2^64 - 1. */
+    if (*v < '0' || *v > '9') {
         return RAFT_EINVAL;
     }
     errno = 0;

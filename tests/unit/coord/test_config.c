@@ -152,6 +152,27 @@ static void test_config_file_errors_give_the_line(void **state)
     assert_non_null(strstr(err, "line 2: map_size_mb"));
 }
 
+/* strtoull() skips white space and takes a sign: a negative number must not
+ * wrap around to a huge one (found by fuzz_config). */
+static void test_config_numbers_are_digits_only(void **state)
+{
+    struct coord_config cfg;
+    char err[256];
+    const char *space[] = {"--cluster-id", " -1"};
+    const char *member[] = {"--initial-members", "1=h:1,\t-2=h:2"};
+
+    (void)state;
+    assert_int_equal(parse(&cfg, err, space, N(space)), RAFT_ECONFIG);
+    assert_non_null(strstr(err, "cluster_id"));
+    assert_int_equal(parse(&cfg, err, member, N(member)), RAFT_ECONFIG);
+    assert_non_null(strstr(err, "initial_members"));
+    coord_config_default(&cfg);
+    assert_int_equal(coord_config_parse_text(&cfg, "snapshot_entries = \v-1\n", err, sizeof err),
+                     RAFT_ECONFIG);
+    assert_non_null(strstr(err, "line 1: snapshot_entries"));
+    assert_int_equal(cfg.snapshot_entries, 10000);
+}
+
 static void test_config_help_lists_every_setting(void **state)
 {
     struct coord_config cfg;
@@ -180,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_config_check_cross_rules),
         cmocka_unit_test(test_config_file_then_flags_override),
         cmocka_unit_test(test_config_file_errors_give_the_line),
+        cmocka_unit_test(test_config_numbers_are_digits_only),
         cmocka_unit_test(test_config_help_lists_every_setting),
     };
 
