@@ -7,6 +7,8 @@
 #                        (TESTFLAGS=--quick skips the asan pass, --long runs more seeds)
 #   make ci | asan | dev | tsan   build that flavour into build/<flavour>
 #   make sim SEED=n      replay simulator seed n (extra flags in SIMFLAGS)
+#   make fuzz T=target   scripts/fuzz.sh: fuzz one target (all when T is empty)
+#                        for FUZZTIME seconds (default 30), clang build in build/fuzz
 #   make format          reformat the tracked C files; make format-check only checks
 #   make tidy            clang-tidy over build/ci's compile_commands.json (non-fatal)
 #   make clean           remove build/ and the compile_commands.json link
@@ -15,8 +17,10 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 SEED ?=
 SIMFLAGS ?=
 TESTFLAGS ?=
+T ?=
+FUZZTIME ?= 30
 
-.PHONY: all release ci asan dev tsan test sim format format-check tidy compdb clean
+.PHONY: all release ci asan dev tsan test sim fuzz format format-check tidy compdb clean
 
 all: release compdb
 
@@ -30,6 +34,9 @@ sim:
 	@if [ -z "$(SEED)" ]; then echo "usage: make sim SEED=<n> [SIMFLAGS=...]" >&2; exit 2; fi
 	bash $(ROOT)/scripts/build.sh release
 	$(ROOT)/build/release/tests/sim/sim --seed $(SEED) $(SIMFLAGS)
+
+fuzz:
+	bash $(ROOT)/scripts/fuzz.sh --seconds $(FUZZTIME) $(T)
 
 format:
 	bash $(ROOT)/scripts/format.sh --fix
