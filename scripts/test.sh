@@ -6,14 +6,16 @@
 #   2. builds build/asan (ASan + UBSan) and runs the unit and sim labels;
 #   3. builds build/tsan (ThreadSanitizer) and runs the unit label but the
 #      crash-point test (the threads: log writer, apply thread, sync client);
-#   4. checks the formatting of the tracked C files.
+#   4. builds build/fuzz (clang, libFuzzer + ASan + UBSan) and fuzzes every
+#      target of tests/fuzz for 10 s (scripts/fuzz.sh --seconds 10): one step;
+#   5. checks the formatting of the tracked C files.
 # Every step runs even when an earlier one failed, so one run shows all
 # problems. The exit status is 0 only when all steps pass, and the last line of
 # output is always "N passed, N failed", summed over the ctest runs.
 #
 #   scripts/test.sh [--quick] [--long]
 #
-#   --quick  skip the asan and tsan passes
+#   --quick  skip the asan, tsan and fuzz passes
 #   --long   export COORD_SIM_LONG=1: the simulator runs many more seeds
 set -uo pipefail
 
@@ -132,6 +134,15 @@ if [ "$quick" -eq 0 ]; then
         run_ctest "ctest tsan (unit)" build/tsan -L unit -E '^test_crash$'
 else
     results+=("skip  asan and tsan passes   (--quick)")
+fi
+
+if [ "$quick" -eq 0 ]; then
+    start=$SECONDS
+    banner "fuzz (10 s per target)"
+    bash scripts/fuzz.sh --seconds 10
+    step_done "fuzz 10s per target" "$?" "$start"
+else
+    results+=("skip  fuzz pass              (--quick)")
 fi
 
 start=$SECONDS
