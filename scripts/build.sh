@@ -9,7 +9,7 @@
 #   asan     Debug, ASan + UBSan, warnings are errors        (scripts/test.sh)
 #   dev      Debug, ASan + UBSan                             (day-to-day work)
 #   tsan     Debug, ThreadSanitizer
-#   fuzz     clang, Debug at -O1, libFuzzer + ASan + UBSan     (scripts/fuzz.sh)
+#   fuzz     clang, Debug at -O1, libFuzzer + ASan + UBSan   (scripts/fuzz.sh)
 #            everything, and the fuzz targets of tests/fuzz as libFuzzer binaries
 #
 # The flavours are the presets of CMakePresets.json with the same names and
