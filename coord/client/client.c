@@ -69,6 +69,7 @@
  */
 #include "coord/client/client.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1469,12 +1470,31 @@ static void opts_normalize(struct coord_client_opts *o)
     }
 }
 
+/* A write to a connection the server has closed raises SIGPIPE, whose
+ * default action kills the process before libuv can report EPIPE. Set it to
+ * ignored, once, unless the program chose a disposition of its own. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    struct sigaction ign;
+
+    if (sigaction(SIGPIPE, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+        (old.sa_flags & SA_SIGINFO) != 0) {
+        return;
+    }
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    (void)sigemptyset(&ign.sa_mask);
+    (void)sigaction(SIGPIPE, &ign, NULL);
+}
+
 int coord_client_new(uv_loop_t *loop, const struct coord_client_opts *opts,
                      struct coord_client **out)
 {
     struct coord_client *c = raft_calloc(1, sizeof *c);
     int rv;
 
+    ignore_sigpipe();
     if (c == NULL) {
         return RAFT_ENOMEM;
     }

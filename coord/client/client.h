@@ -114,7 +114,10 @@ void coord_client_opts_default(struct coord_client_opts *opts);
  * no handle of loop active (an open connection is unreferenced), so
  * uv_run(loop, UV_RUN_DEFAULT) returns once every request is answered.
  * Zeros in opts (timeout_ms, connect_timeout_ms, max_frame, max_inflight)
- * mean the defaults. *out returns owned: coord_client_close().
+ * mean the defaults. *out returns owned: coord_client_close(). Sets
+ * SIGPIPE to ignored when it is at its default action (a write to a
+ * connection the server closed would otherwise kill the process); a
+ * disposition the program set is left alone: then ignore it yourself.
  * Errors: RAFT_EINVAL (no endpoint, an endpoint not host:port, more than
  * COORD_CLIENT_MAX_ENDPOINTS, opts.first not below the number of endpoints),
  * RAFT_ENOMEM. Loop thread. */
