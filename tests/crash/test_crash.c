@@ -120,7 +120,7 @@ struct ref {
 struct wjob;
 
 struct fixture {
-    char root[PATH_LEN]; /* /tmp/coord-crash-XXXXXX */
+    char root[PATH_LEN]; /* $TMPDIR/coord-crash-XXXXXX, /tmp without TMPDIR */
     char case_dir[PATH_LEN];
     char log_dir[PATH_LEN];
     char fsm_dir[PATH_LEN];
@@ -140,10 +140,12 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
+    const char *tmp = getenv("TMPDIR");
 
     assert_non_null(f);
     f->live = raft_alloc_live();
-    (void)snprintf(f->root, sizeof(f->root), "/tmp/coord-crash-XXXXXX");
+    (void)snprintf(f->root, sizeof(f->root), "%s/coord-crash-XXXXXX",
+                   tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     assert_non_null(mkdtemp(f->root));
     join(f->case_dir, f->root, "case");
     join(f->log_dir, f->case_dir, "log");
