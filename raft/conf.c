@@ -33,6 +33,22 @@ unsigned raft_conf_n_voters(const struct raft_conf *c)
     return n;
 }
 
+bool raft_conf_equal(const struct raft_conf *a, const struct raft_conf *b)
+{
+    uint32_t i;
+
+    if (a->n != b->n) {
+        return false;
+    }
+    for (i = 0; i < a->n; i++) {
+        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
+            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int raft_conf_add(struct raft_conf *c, raft_id id, uint8_t role, const char *address)
 {
     size_t addr_len = address != NULL ? strlen(address) : 0;

@@ -343,6 +343,8 @@ int raft_progress_get(const struct raft *r, raft_id id, raft_index *match, raft_
 /* Configuration helpers. */
 const struct raft_server *raft_conf_find(const struct raft_conf *c, raft_id id);
 unsigned raft_conf_n_voters(const struct raft_conf *c);
+/* The same servers, in the same order, with the same roles and addresses. */
+bool raft_conf_equal(const struct raft_conf *a, const struct raft_conf *b);
 /* Add a server keeping ids sorted. Errors: RAFT_EEXIST, RAFT_ETOOBIG,
  * RAFT_EINVAL (id 0, address too long). */
 int raft_conf_add(struct raft_conf *c, raft_id id, uint8_t role, const char *address);

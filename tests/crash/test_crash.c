@@ -473,25 +473,9 @@ static bool entry_allowed(const struct script *s, const struct window *w, size_t
     return false;
 }
 
-static bool conf_eq(const struct raft_conf *a, const struct raft_conf *b)
-{
-    uint32_t i;
-
-    if (a->n != b->n) {
-        return false;
-    }
-    for (i = 0; i < a->n; i++) {
-        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
-            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool meta_eq(const struct raft_snapshot_meta *a, const struct raft_snapshot_meta *b)
 {
-    return a->index == b->index && a->term == b->term && conf_eq(&a->conf, &b->conf);
+    return a->index == b->index && a->term == b->term && raft_conf_equal(&a->conf, &b->conf);
 }
 
 /* The hard state: no durable term or vote lost, no vote invented. */

@@ -40,22 +40,6 @@ static bool buf_eq(const struct raft_buf *a, const struct raft_buf *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->base, b->base, a->len) == 0);
 }
 
-static bool conf_eq(const struct raft_conf *a, const struct raft_conf *b)
-{
-    uint32_t i;
-
-    if (a->n != b->n) {
-        return false;
-    }
-    for (i = 0; i < a->n; i++) {
-        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
-            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool msg_eq(const struct raft_msg *a, const struct raft_msg *b)
 {
     uint32_t i;
@@ -78,7 +62,7 @@ static bool msg_eq(const struct raft_msg *a, const struct raft_msg *b)
     }
     return a->snapshot == NULL ||
            (a->snapshot->index == b->snapshot->index && a->snapshot->term == b->snapshot->term &&
-            conf_eq(&a->snapshot->conf, &b->snapshot->conf));
+            raft_conf_equal(&a->snapshot->conf, &b->snapshot->conf));
 }
 
 static bool chunk_eq(const struct coord_peer_chunk *a, const struct coord_peer_chunk *b)

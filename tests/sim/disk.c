@@ -136,22 +136,6 @@ void sim_disk_load(struct sim_disk *d, raft_term term, raft_id vote, raft_index 
     RAFT_DASSERT((sim_disk_check(d), true));
 }
 
-bool sim_disk_conf_equal(const struct raft_conf *a, const struct raft_conf *b)
-{
-    uint32_t i;
-
-    if (a->n != b->n) {
-        return false;
-    }
-    for (i = 0; i < a->n; i++) {
-        if (a->servers[i].id != b->servers[i].id || a->servers[i].role != b->servers[i].role ||
-            strcmp(a->servers[i].address, b->servers[i].address) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void install(struct sim_disk *d, const struct sim_job *j)
 {
     drop_from(d, 0);

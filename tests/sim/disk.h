@@ -92,9 +92,6 @@ void sim_disk_load(struct sim_disk *d, raft_term term, raft_id vote, raft_index 
                    const struct raft_snapshot_meta *snap, const struct sim_snapdata *data,
                    const struct raft_entry *entries, size_t n);
 
-/* Equal configurations: same servers, roles and addresses, in order. */
-bool sim_disk_conf_equal(const struct raft_conf *a, const struct raft_conf *b);
-
 /* Carry out job j on d (its msgs are not touched). id names the node in
  * violation reports. Returns false after recording a violation in c. */
 bool sim_disk_write(struct sim_disk *d, const struct sim_job *j, struct sim_check *c, raft_id id);

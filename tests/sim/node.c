@@ -826,7 +826,7 @@ void sim_node_settle(struct sim *s, struct sim_node *n)
         sim_check_fail(chk(s), "snapshot refused", "n%llu SNAPSHOT_TAKEN %llu: %s", LLU(n->id),
                        LLU(meta.index), raft_err_name(rv));
     } else if (got->index != meta.index || got->term != meta.term ||
-               !sim_disk_conf_equal(&got->conf, &meta.conf)) {
+               !raft_conf_equal(&got->conf, &meta.conf)) {
         sim_check_fail(chk(s), "snapshot meta differs",
                        "n%llu took %llu/%llu (%u servers), core says %llu/%llu (%u servers)",
                        LLU(n->id), LLU(meta.index), LLU(meta.term), meta.conf.n, LLU(got->index),

@@ -91,7 +91,7 @@ static bool not_open(struct sim_store *st, struct sim_check *c)
 
 static bool meta_equal(const struct raft_snapshot_meta *a, const struct raft_snapshot_meta *b)
 {
-    return a->index == b->index && a->term == b->term && sim_disk_conf_equal(&a->conf, &b->conf);
+    return a->index == b->index && a->term == b->term && raft_conf_equal(&a->conf, &b->conf);
 }
 
 /* The data of the recovered snapshot, or NULL after a violation. */

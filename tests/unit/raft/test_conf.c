@@ -28,6 +28,30 @@ static void test_conf_add_keeps_ids_sorted(void **state)
     assert_string_equal(raft_conf_find(&c, 2)->address, "b");
 }
 
+static void test_conf_equal_compares_ids_roles_and_addresses(void **state)
+{
+    struct raft_conf a;
+    struct raft_conf b;
+
+    (void)state;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0xff, sizeof b); /* bytes past the servers do not count */
+    b.n = 0;
+    assert_true(raft_conf_equal(&a, &b));
+    assert_int_equal(raft_conf_add(&a, 1, RAFT_VOTER, "h:1"), 0);
+    assert_false(raft_conf_equal(&a, &b));
+    assert_int_equal(raft_conf_add(&b, 1, RAFT_VOTER, "h:1"), 0);
+    assert_true(raft_conf_equal(&a, &b));
+    b.servers[0].role = RAFT_LEARNER;
+    assert_false(raft_conf_equal(&a, &b));
+    b.servers[0].role = RAFT_VOTER;
+    b.servers[0].address[2] = '2';
+    assert_false(raft_conf_equal(&a, &b));
+    b.servers[0].address[2] = '1';
+    b.servers[0].id = 2;
+    assert_false(raft_conf_equal(&a, &b));
+}
+
 static void test_conf_encode_decode_round_trip(void **state)
 {
     struct raft_conf c;
@@ -76,6 +100,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_add_keeps_ids_sorted),
+        cmocka_unit_test(test_conf_equal_compares_ids_roles_and_addresses),
         cmocka_unit_test(test_conf_encode_decode_round_trip),
         cmocka_unit_test(test_conf_decode_rejects_malformed),
     };
