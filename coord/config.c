@@ -129,6 +129,7 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
     cfg->n_members = 0;
     while (*p != '\0') {
         const char *comma = strchr(p, ',');
+        const char *next = comma != NULL ? comma + 1 : p + strlen(p);
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         struct coord_config_member *m = &cfg->members[cfg->n_members];
         char item[2 * RAFT_ADDR_MAX + 32];
@@ -137,6 +138,14 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         char *slash;
         uint32_t i;
 
+        /* "1=a:1, 2=b:2" reads like "1=a:1,2=b:2". */
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
         if (cfg->n_members == RAFT_MAX_SERVERS || len >= sizeof item) {
             return fail(err, err_len, "initial_members: too many members or too long an item");
         }
@@ -173,10 +182,7 @@ static int parse_members(struct coord_config *cfg, const char *v, char *err, siz
         }
         strcpy(m->peer_addr, eq + 1);
         cfg->n_members++;
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
+        p = next;
     }
     return 0;
 }

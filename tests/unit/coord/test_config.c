@@ -43,7 +43,7 @@ static void test_config_flags_set_every_kind(void **state)
                           "--client_addr",
                           "127.0.0.1:7003",
                           "--initial-members",
-                          "1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103",
+                          "1=127.0.0.1:7101, 2=127.0.0.1:7102/[::1]:7002 ,\t3=127.0.0.1:7103",
                           "--log-level",
                           "debug",
                           "--heartbeat-ms",
@@ -57,6 +57,8 @@ static void test_config_flags_set_every_kind(void **state)
     assert_int_equal(cfg.n_members, 3);
     assert_int_equal(cfg.members[2].id, 3);
     assert_string_equal(cfg.members[1].peer_addr, "127.0.0.1:7102");
+    assert_string_equal(cfg.members[1].client_addr, "[::1]:7002"); /* spaces around items cut */
+    assert_string_equal(cfg.members[2].peer_addr, "127.0.0.1:7103");
     assert_int_equal(cfg.log_level, COORD_LOG_DEBUG);
     assert_int_equal(cfg.heartbeat_ms, 50);
     assert_int_equal(cfg.election_timeout_ms, 1000); /* default kept */
