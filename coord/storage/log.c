@@ -133,7 +133,8 @@
  *   - otherwise (a valid record after X with b > X: X was in a batch that
  *     a later flush made durable; or batches that disagree): corruption.
  * Corruption is RAFT_ECORRUPT naming the file and offset. A record with a
- * good CRC but an index or term out of sequence is always corruption.
+ * good CRC but an index or term out of sequence (or the first entry after
+ * the snapshot in a term below the snapshot's) is always corruption.
  *
  * Why the cuts drop nothing reported durable. A crash can damage only the
  * bytes written since the last flush (invariants 3 and 4), which begin at
@@ -1653,6 +1654,10 @@ static int walk(struct coord_log *log, struct seg *s, const char *name, const ui
         }
         if (get64(m + off + REC_TERM) < *term) {
             return corrupt(log, name, off, "term-goes-back");
+        }
+        /* Entries after a snapshot were appended after the entry it covers. */
+        if (s->last == log->snap.index && get64(m + off + REC_TERM) < log->snap.term) {
+            return corrupt(log, name, off, "term-below-snapshot");
         }
         rv = seg_reserve(s, seg_count(s) + 1);
         if (rv != 0) {

@@ -1329,6 +1329,31 @@ static void test_log_missing_segment_is_corrupt(void **state)
     assert_non_null(strstr(err, names[1]));
 }
 
+/* The entry after a snapshot carries a term below the snapshot's: the log
+ * cannot be the one the snapshot was taken from, so open names the record. */
+static void test_log_term_below_snapshot_is_corrupt(void **state)
+{
+    struct fx *f = *state;
+    struct raft_snapshot_meta meta = {.index = 150, .term = 1};
+    struct coord_log_recovered rec;
+    struct coord_log *log;
+    char err[256];
+
+    build(f, 200); /* every entry in term 1 */
+    log = open_ok(f, &rec);
+    coord_log_recovered_free(&rec);
+    assert_int_equal(coord_log_set_snapshot(log, &meta), 0);
+    coord_log_close(log);
+    log = open_ok(f, &rec); /* the snapshot's term matches the log's */
+    coord_log_recovered_free(&rec);
+    meta.term = 5;
+    assert_int_equal(coord_log_set_snapshot(log, &meta), 0);
+    coord_log_close(log);
+    assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)), RAFT_ECORRUPT);
+    assert_non_null(strstr(err, "reason=term-below-snapshot"));
+    assert_non_null(strstr(err, "offset="));
+}
+
 static void test_log_bad_segment_header_is_corrupt(void **state)
 {
     struct fx *f = *state;
@@ -1668,6 +1693,7 @@ int main(void)
         T(test_log_lost_page_needs_consistent_batch),
         T(test_log_segment_format_1_is_refused),
         T(test_log_missing_segment_is_corrupt),
+        T(test_log_term_below_snapshot_is_corrupt),
         T(test_log_bad_segment_header_is_corrupt),
         T(test_log_length_beyond_limit_is_corrupt),
         T(test_log_open_rejects_bad_opts),
