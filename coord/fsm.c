@@ -32,9 +32,12 @@
  * States (functions in brackets):
  *
  *   [coord_fsm_open] --> OPEN: fsm->st = meta in LMDB
- *      OPEN --[coord_fsm_apply]--> APPLYING: write txn, working copy a.st
- *      APPLYING --commit ok--> OPEN with fsm->st = a.st
- *      APPLYING --any error: abort txn--> OPEN, unchanged
+ *      OPEN --[coord_fsm_apply_begin]--> APPLYING: write txn, working copy a.st
+ *      APPLYING --error: abort txn--> OPEN, unchanged
+ *      APPLYING --ok--> PENDING: txn open, output returned, fsm->pend_st = a.st
+ *      PENDING --[coord_fsm_apply_commit] ok--> OPEN with fsm->st = pend_st
+ *      PENDING --commit error (LMDB frees the txn)--> OPEN, unchanged
+ *      (coord_fsm_apply() is begin + commit.)
  *      OPEN --[coord_fsm_install]--> store closed, file replaced, reopened
  *                                    --> OPEN with fsm->st = the snapshot's
  *
@@ -452,6 +455,10 @@ struct coord_fsm {
     struct coord_fsm_opts opts;
     uint64_t cluster_id;
     struct state st; /* as committed in meta; apply thread */
+    /* Between coord_fsm_apply_begin() and coord_fsm_apply_commit(): */
+    bool pending;
+    struct coord_kvstore_txn pend_txn; /* not active when the batch changed nothing */
+    struct state pend_st;              /* becomes st on commit */
 };
 
 static bool state_ok(const struct state *st)
@@ -974,17 +981,16 @@ static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n
         coord_kvstore_txn_abort(&a->txn); /* all skipped: nothing to write */
         return 0;
     }
-    rv = state_store(&a->txn, &a->st, a->conf_changed);
-    return rv != 0 ? rv : coord_kvstore_txn_commit(&a->txn);
+    return state_store(&a->txn, &a->st, a->conf_changed);
 }
 
-int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
-                    struct coord_fsm_output *out)
+int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
+                          struct coord_fsm_output *out)
 {
     struct apply a;
     int rv;
 
-    RAFT_ASSERT(fsm->ks != NULL);
+    RAFT_ASSERT(fsm->ks != NULL && !fsm->pending);
     memset(out, 0, sizeof *out);
     if (n > COORD_FSM_APPLY_MAX) {
         return RAFT_EINVAL;
@@ -1004,11 +1010,42 @@ int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, siz
         return rv;
     }
     RAFT_DASSERT(state_ok(&a.st));
-    fsm->st = a.st;
+    fsm->pending = true;
+    fsm->pend_txn = a.txn;
+    fsm->pend_st = a.st;
     out->events = a.events.items;
     out->n_events = a.events.n;
     out->arena = a.arena;
     return 0;
+}
+
+int coord_fsm_apply_commit(struct coord_fsm *fsm)
+{
+    int rv = 0;
+
+    RAFT_ASSERT(fsm->pending);
+    fsm->pending = false;
+    if (fsm->pend_txn.handle != NULL) {
+        rv = coord_kvstore_txn_commit(&fsm->pend_txn);
+    }
+    if (rv == 0) {
+        fsm->st = fsm->pend_st;
+    }
+    return rv;
+}
+
+int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
+                    struct coord_fsm_output *out)
+{
+    int rv = coord_fsm_apply_begin(fsm, entries, n, out);
+
+    if (rv == 0) {
+        rv = coord_fsm_apply_commit(fsm);
+        if (rv != 0) {
+            coord_fsm_output_release(out);
+        }
+    }
+    return rv;
 }
 
 void coord_fsm_output_release(struct coord_fsm_output *out)
@@ -1115,6 +1152,7 @@ void coord_fsm_close(struct coord_fsm *fsm)
     if (fsm == NULL) {
         return;
     }
+    coord_kvstore_txn_abort(&fsm->pend_txn); /* a begun batch not committed is lost */
     coord_kvstore_close(fsm->ks);
     raft_free(fsm->dir);
     raft_free(fsm);
@@ -1212,7 +1250,7 @@ int coord_fsm_install(struct coord_fsm *fsm, const char *path)
     int rv;
     int rv2;
 
-    RAFT_ASSERT(fsm->ks != NULL);
+    RAFT_ASSERT(fsm->ks != NULL && !fsm->pending);
     /* Refuse a snapshot we could not reopen before touching the store. */
     rv = snapshot_state(path, &st, &cluster_id);
     if (rv == 0 && fsm->cluster_id != 0 && cluster_id != 0 && cluster_id != fsm->cluster_id) {

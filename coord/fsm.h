@@ -106,6 +106,21 @@ void coord_fsm_close(struct coord_fsm *fsm);
 int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
                     struct coord_fsm_output *out);
 
+/* coord_fsm_apply() in two steps, so that what the entries produce can be
+ * used while the transaction commits (its fsync is most of its time).
+ * begin does everything but the commit: on success *out returns owned and
+ * holds the results the entries have once committed; nothing is visible to
+ * readers yet and the applied index has not moved. Errors as
+ * coord_fsm_apply(); on error nothing is pending. commit makes the batch
+ * durable and visible and moves the applied index; on error (RAFT_EIO,
+ * RAFT_ENOSPC) nothing was applied, as if begin had failed, and *out stays
+ * the caller's. Between the two no other call but the readers and
+ * coord_fsm_sync()/coord_fsm_snapshot()/coord_fsm_close() may be made.
+ * Thread: the apply thread. */
+int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
+                          struct coord_fsm_output *out);
+int coord_fsm_apply_commit(struct coord_fsm *fsm);
+
 /* Release what coord_fsm_apply() returned in out, and zero it. A zeroed
  * output is a no-op. */
 void coord_fsm_output_release(struct coord_fsm_output *out);

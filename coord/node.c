@@ -21,7 +21,9 @@
  * 3. The apply thread takes jobs in order: APPLY (consecutive ones merged
  *    into one LMDB transaction, up to COORD_FSM_APPLY_MAX entries), SNAPSHOT
  *    (coord_fsm_snapshot into snap/, then renamed to its index) and INSTALL.
- *    Results come back in order through an async handle.
+ *    Results come back in order through an async handle; an APPLY run's
+ *    results come back before its commit, which is published after it
+ *    (struct published; why that is safe: thread_apply()).
  * 4. Snapshot files: snap/snapshot-<index>.mdb, one per index. The file of
  *    the log's recorded snapshot is kept until a newer one is recorded.
  *    Received snapshots are renamed there before the core sees them, so
@@ -30,8 +32,10 @@
  *    (open_state(): LMDB behind the log's snapshot installs that file).
  * 5. Requests wait in three lists: proposals sorted by index (queued ones,
  *    index 0, in the submit list until flush()), reads, and conf/transfer.
- *    A proposal is answered when its index is applied: with the result when
- *    the applied entry has the proposal's term, RAFT_EDROPPED otherwise.
+ *    A proposal is answered when its entry's result is computed: with the
+ *    result when the entry has the proposal's term, RAFT_EDROPPED otherwise.
+ *    Reads wait for the applied (committed) index: linearizable ones for
+ *    their read index, serializable ones for the last result computed.
  *    Every request has a deadline checked by the housekeeping timer.
  * 6. Proposals and reads of one loop iteration are flushed as one SUBMIT and
  *    one READ_INDEX in the check phase; an idle handle keeps the loop from
@@ -141,6 +145,16 @@ struct apply_queue {
     struct apply_job *tail;
 };
 
+/* The state machine's committed state, as the apply thread last saw it. A
+ * batch's results reach the loop (in its job) before its commit does (here):
+ * see "Answers before the commit" in thread_apply(). */
+struct published {
+    raft_index applied;
+    raft_term applied_term;
+    uint64_t revision;
+    int status; /* the first apply failure, sticky */
+};
+
 struct coord_node {
     uv_loop_t *loop;
     struct coord_config cfg;
@@ -165,15 +179,18 @@ struct coord_node {
     /* The apply thread. */
     uv_thread_t apply_thread;
     bool apply_started;
-    uv_mutex_t mu;  /* guards submitted, done, stop */
+    uv_mutex_t mu;  /* guards submitted, done_jobs, pub */
     uv_cond_t cond; /* signalled on submitted */
     struct apply_queue submitted;
     struct apply_queue done_jobs;
+    struct published pub; /* what the state machine holds: set by the thread */
     struct raft_entry apply_batch[COORD_FSM_APPLY_MAX]; /* the apply thread's alone */
+    int apply_failed;  /* the apply thread's alone: the first failure, applies stop */
     bool installing;   /* loop: an AJ_INSTALL is queued or running */
     bool snapshotting; /* loop: an AJ_SNAPSHOT is queued or running */
 
     /* The state machine as the loop knows it. */
+    raft_index computed; /* results known up to here; committed up to applied */
     raft_index applied;
     raft_term applied_term;
     uint64_t revision;
@@ -474,14 +491,55 @@ static void thread_fill(struct coord_node *n, struct apply_job *j)
     j->revision = coord_fsm_revision(n->fsm);
 }
 
-/* Apply the run of AJ_APPLY jobs starting at *pj in one transaction (up to
+/* Hand the jobs first..last (linked) to the loop. They are the loop's once
+ * pushed: read what follows last before. */
+static void thread_done(struct coord_node *n, struct apply_job *first, struct apply_job *last)
+{
+    uv_mutex_lock(&n->mu);
+    if (n->done_jobs.tail != NULL) {
+        n->done_jobs.tail->next = first;
+    } else {
+        n->done_jobs.head = first;
+    }
+    n->done_jobs.tail = last;
+    last->next = NULL;
+    uv_mutex_unlock(&n->mu);
+    (void)uv_async_send(&n->apply_async);
+}
+
+/* Publish the state machine's committed state, and a failure (status). */
+static void thread_publish(struct coord_node *n, int status)
+{
+    uv_mutex_lock(&n->mu);
+    n->pub.applied = coord_fsm_applied_index(n->fsm);
+    n->pub.applied_term = coord_fsm_applied_term(n->fsm);
+    n->pub.revision = coord_fsm_revision(n->fsm);
+    if (n->pub.status == 0) {
+        n->pub.status = status;
+    }
+    uv_mutex_unlock(&n->mu);
+    (void)uv_async_send(&n->apply_async);
+}
+
+/* Apply the run of AJ_APPLY jobs starting at first in one transaction (up to
  * COORD_FSM_APPLY_MAX entries); the last job of the run gets the output.
- * Returns the first job after the run. */
+ * Returns the first job after the run.
+ *
+ * Answers before the commit. The run's jobs, with the results, go to the
+ * loop as soon as the transaction has computed them, and the commit (an
+ * fsync) runs meanwhile; the loop answers the writers at once but moves its
+ * applied index, which every read waits for, only when the commit is
+ * published. This is safe because an entry given here is committed: it is
+ * in a majority of durable logs, so if the commit fails or the node
+ * crashes, the entry is applied again after the restart, with the same
+ * result (the state machine is deterministic). A failed commit stops the
+ * state machine like a failed apply. */
 static struct apply_job *thread_apply(struct coord_node *n, struct apply_job *first)
 {
     struct raft_entry *batch = n->apply_batch;
     struct apply_job *j = first;
     struct apply_job *last = first;
+    struct apply_job *after;
     size_t nb = 0;
     int rv;
 
@@ -491,13 +549,24 @@ static struct apply_job *thread_apply(struct coord_node *n, struct apply_job *fi
         last = j;
         j = j->next;
     }
-    rv = coord_fsm_apply(n->fsm, batch, nb, &last->out);
-    for (j = first; j != last->next; j = j->next) {
+    after = last->next;
+    rv = n->apply_failed;
+    if (rv == 0) {
+        rv = coord_fsm_apply_begin(n->fsm, batch, nb, &last->out);
+    }
+    for (j = first; j != after; j = j->next) {
         j->status = rv;
     }
     last->has_output = rv == 0;
-    thread_fill(n, last);
-    return last->next;
+    thread_done(n, first, last);
+    if (rv == 0) {
+        rv = coord_fsm_apply_commit(n->fsm);
+    }
+    if (rv != 0 && n->apply_failed == 0) {
+        n->apply_failed = rv;
+    }
+    thread_publish(n, rv);
+    return after;
 }
 
 static void thread_snapshot(struct coord_node *n, struct apply_job *j)
@@ -518,13 +587,12 @@ static void thread_snapshot(struct coord_node *n, struct apply_job *j)
             j->status = fsync_dir(j->path);
         }
     }
-    thread_fill(n, j);
 }
 
 static void *thread_main_ret(struct coord_node *n)
 {
-    struct apply_job *jobs;
     struct apply_job *j;
+    struct apply_job *next;
     bool stop = false;
 
     while (!stop) {
@@ -532,35 +600,31 @@ static void *thread_main_ret(struct coord_node *n)
         while (n->submitted.head == NULL) {
             uv_cond_wait(&n->cond, &n->mu);
         }
-        jobs = n->submitted.head;
+        j = n->submitted.head;
         n->submitted.head = n->submitted.tail = NULL;
         uv_mutex_unlock(&n->mu);
 
-        j = jobs;
         while (j != NULL) {
             if (j->type == AJ_APPLY) {
                 j = thread_apply(n, j);
                 continue;
             }
+            next = j->next;
             if (j->type == AJ_SNAPSHOT) {
                 thread_snapshot(n, j);
+                thread_done(n, j, j);
             } else if (j->type == AJ_INSTALL) {
                 j->status = coord_fsm_install(n->fsm, j->path);
                 thread_fill(n, j);
+                thread_done(n, j, j);
+                thread_publish(n, 0);
             } else {
                 stop = true;
                 j->status = coord_fsm_sync(n->fsm);
+                thread_done(n, j, j);
             }
-            j = j->next;
+            j = next;
         }
-        uv_mutex_lock(&n->mu);
-        while (jobs != NULL) {
-            j = jobs->next;
-            queue_push(&n->done_jobs, jobs);
-            jobs = j;
-        }
-        uv_mutex_unlock(&n->mu);
-        (void)uv_async_send(&n->apply_async);
     }
     return NULL;
 }
@@ -1031,10 +1095,8 @@ static void apply_done(struct coord_node *n, struct apply_job *first, struct app
         e = &j->entries[k++];
         RAFT_ASSERT(e->index == res->index);
         applied_one(n, e->index, e->term, e->type == RAFT_ENTRY_NORMAL ? res : NULL);
+        n->computed = e->index > n->computed ? e->index : n->computed;
     }
-    n->applied = last->applied;
-    n->applied_term = last->applied_term;
-    n->revision = last->revision;
 }
 
 static void snapshot_done(struct coord_node *n, struct apply_job *j)
@@ -1082,6 +1144,7 @@ static void install_done(struct coord_node *n, struct apply_job *j)
     n->applied = j->applied;
     n->applied_term = j->applied_term;
     n->revision = j->revision;
+    n->computed = n->applied > n->computed ? n->applied : n->computed;
     COORD_LOG(INFO, "snapshot installed index=%llu revision=%llu", (ull)n->applied,
               (ull)n->revision);
     while ((r = n->props.head) != NULL && r->index <= n->applied) {
@@ -1113,10 +1176,12 @@ static void on_apply_async(uv_async_t *h)
     struct apply_job *jobs;
     struct apply_job *run = NULL;
     struct apply_job *j;
+    struct published pub;
 
     uv_mutex_lock(&n->mu);
     jobs = n->done_jobs.head;
     n->done_jobs.head = n->done_jobs.tail = NULL;
+    pub = n->pub;
     uv_mutex_unlock(&n->mu);
     for (j = jobs; j != NULL; j = j->next) {
         if (j->type != AJ_APPLY) {
@@ -1140,6 +1205,16 @@ static void on_apply_async(uv_async_t *h)
         j = jobs->next;
         apply_job_free(jobs);
         jobs = j;
+    }
+    /* pub was read with the jobs, and a batch's jobs are handed over before
+     * its commit is published: results never lag the applied index. */
+    if (pub.applied > n->applied) {
+        n->applied = pub.applied;
+        n->applied_term = pub.applied_term;
+        n->revision = pub.revision;
+    }
+    if (pub.status != 0) {
+        apply_failed(n, pub.status);
     }
     complete_reads(n);
     maybe_snapshot(n);
@@ -1210,7 +1285,11 @@ static void flush_reads(struct coord_node *n)
     for (r = n->reads.head; r != NULL;) {
         struct req *next = r->next;
 
-        if (r->state == RS_QUEUED && !r->linearizable && !n->installing) {
+        if (r->state == RS_QUEUED && !r->linearizable && n->computed > n->applied) {
+            /* Writes this node answered are seen by its serializable reads. */
+            r->index = n->computed;
+            r->state = RS_WAIT;
+        } else if (r->state == RS_QUEUED && !r->linearizable && !n->installing) {
             r->index = n->applied;
             finish(n, &n->reads, r, 0, NULL);
         } else if (r->state == RS_QUEUED && r->linearizable) {

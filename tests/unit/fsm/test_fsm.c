@@ -683,6 +683,53 @@ static void test_fsm_gap_is_refused(void **state)
     entries_free(e, 2);
 }
 
+/* begin computes a batch's results without making them visible; commit
+ * makes them visible and moves the applied index; a batch begun but never
+ * committed is gone after a reopen and applies again. */
+static void test_fsm_begin_then_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct coord_cmd b = put_cmd("b", "2");
+    struct coord_cmd c = put_cmd("c", "3");
+    struct raft_entry e[2];
+    struct coord_fsm_output out;
+
+    assert_int_equal(put(f->fsm, "a", "1"), 1);
+    e[0] = cmd_entry(&b, 2);
+    e[1] = cmd_entry(&c, 3);
+    assert_int_equal(coord_fsm_apply_begin(f->fsm, &e[0], 1, &out), 0);
+    assert_int_equal(out.n_results, 1);
+    assert_int_equal(out.results[0].status, 0);
+    assert_int_equal(out.results[0].revision, 2);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 1);
+    assert_int_equal(coord_fsm_revision(f->fsm), 1);
+    expect_missing(f->fsm, "b");
+    assert_int_equal(coord_fsm_apply_commit(f->fsm), 0);
+    coord_fsm_output_release(&out);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 2);
+    assert_int_equal(coord_fsm_revision(f->fsm), 2);
+    expect_kv(f->fsm, "b", "2", 2, 2, 1);
+
+    assert_int_equal(coord_fsm_apply_begin(f->fsm, &e[1], 1, &out), 0);
+    assert_int_equal(out.results[0].revision, 3);
+    coord_fsm_output_release(&out);
+    reopen(f, NULL); /* closes with the batch pending */
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 2);
+    expect_missing(f->fsm, "c");
+    assert_int_equal(coord_fsm_apply(f->fsm, &e[1], 1, &out), 0);
+    assert_int_equal(out.results[0].revision, 3);
+    coord_fsm_output_release(&out);
+    expect_kv(f->fsm, "c", "3", 3, 3, 1);
+
+    /* A batch of skipped entries only: nothing to commit, nothing moves. */
+    assert_int_equal(coord_fsm_apply_begin(f->fsm, e, 2, &out), 0);
+    assert_true(out.results[0].skipped && out.results[1].skipped);
+    assert_int_equal(coord_fsm_apply_commit(f->fsm), 0);
+    coord_fsm_output_release(&out);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 3);
+    entries_free(e, 2);
+}
+
 /* Entries first..last, each a put of "k<index>". */
 static void make_puts(struct raft_entry *e, raft_index first, raft_index last)
 {
@@ -1260,6 +1307,7 @@ int main(void)
         TEST(test_fsm_malformed_entries_are_noops_with_status),
         TEST(test_fsm_noop_and_conf_entries),
         TEST(test_fsm_gap_is_refused),
+        TEST(test_fsm_begin_then_commit),
         TEST(test_fsm_applied_index_is_atomic_with_data),
         TEST(test_fsm_same_entries_same_contents),
         TEST(test_fsm_map_full_refuses_the_batch),
