@@ -35,6 +35,9 @@
  *      OPEN --[coord_fsm_apply_begin]--> APPLYING: write txn, working copy a.st
  *      APPLYING --error: abort txn--> OPEN, unchanged
  *      APPLYING --ok--> PENDING: txn open, output returned, fsm->pend_st = a.st
+ *      PENDING --[coord_fsm_apply_begin]--> APPLYING in the same txn, from
+ *                                           a.st = pend_st (an error drops
+ *                                           the pending batches too)
  *      PENDING --[coord_fsm_apply_commit] ok--> OPEN with fsm->st = pend_st
  *      PENDING --commit error (LMDB frees the txn)--> OPEN, unchanged
  *      (coord_fsm_apply() is begin + commit.)
@@ -958,6 +961,8 @@ static int apply_entry(struct apply *a, const struct raft_entry *e, struct coord
 static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n,
                      struct coord_fsm_output *out)
 {
+    bool fresh = a->txn.handle == NULL; /* else a pending batch's txn goes on */
+    raft_index base = a->st.applied_index;
     size_t i;
     int rv;
 
@@ -967,9 +972,11 @@ static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n
     }
     memset(out->results, 0, (n > 0 ? n : 1) * sizeof *out->results);
     out->n_results = n;
-    rv = coord_kvstore_txn_begin(a->fsm->ks, true, &a->txn);
-    if (rv != 0) {
-        return rv;
+    if (fresh) {
+        rv = coord_kvstore_txn_begin(a->fsm->ks, true, &a->txn);
+        if (rv != 0) {
+            return rv;
+        }
     }
     for (i = 0; i < n; i++) {
         rv = apply_entry(a, &entries[i], &out->results[i]);
@@ -977,8 +984,10 @@ static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n
             return rv;
         }
     }
-    if (a->st.applied_index == a->fsm->st.applied_index) {
-        coord_kvstore_txn_abort(&a->txn); /* all skipped: nothing to write */
+    if (a->st.applied_index == base) {
+        if (fresh) {
+            coord_kvstore_txn_abort(&a->txn); /* all skipped: nothing to write */
+        }
         return 0;
     }
     return state_store(&a->txn, &a->st, a->conf_changed);
@@ -990,19 +999,19 @@ int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entrie
     struct apply a;
     int rv;
 
-    RAFT_ASSERT(fsm->ks != NULL && !fsm->pending);
+    RAFT_ASSERT(fsm->ks != NULL);
     memset(out, 0, sizeof *out);
     if (n > COORD_FSM_APPLY_MAX) {
         return RAFT_EINVAL;
     }
     memset(&a, 0, sizeof a);
     a.fsm = fsm;
-    a.st = fsm->st;
+    a.st = fsm->pending ? fsm->pend_st : fsm->st;
+    a.txn = fsm->pend_txn; /* handle NULL unless a batch is pending */
+    fsm->pending = false;
+    fsm->pend_txn.handle = NULL;
     a.arena = arena_new();
-    if (a.arena == NULL) {
-        return RAFT_ENOMEM;
-    }
-    rv = apply_all(&a, entries, n, out);
+    rv = a.arena != NULL ? apply_all(&a, entries, n, out) : RAFT_ENOMEM;
     if (rv != 0) {
         coord_kvstore_txn_abort(&a.txn);
         arena_free(a.arena);

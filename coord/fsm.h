@@ -106,16 +106,18 @@ void coord_fsm_close(struct coord_fsm *fsm);
 int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
                     struct coord_fsm_output *out);
 
-/* coord_fsm_apply() in two steps, so that what the entries produce can be
- * used while the transaction commits (its fsync is most of its time).
- * begin does everything but the commit: on success *out returns owned and
- * holds the results the entries have once committed; nothing is visible to
- * readers yet and the applied index has not moved. Errors as
- * coord_fsm_apply(); on error nothing is pending. commit makes the batch
- * durable and visible and moves the applied index; on error (RAFT_EIO,
- * RAFT_ENOSPC) nothing was applied, as if begin had failed, and *out stays
- * the caller's. Between the two no other call but the readers and
- * coord_fsm_sync()/coord_fsm_snapshot()/coord_fsm_close() may be made.
+/* coord_fsm_apply() in steps, so that what the entries produce can be used
+ * before the transaction commits (its fsync is most of its cost), and so that
+ * many batches can share one commit. begin does everything but the commit:
+ * on success *out returns owned and holds the results the entries have once
+ * committed; nothing is visible to readers yet and the applied index has not
+ * moved. begin again before commit continues the same transaction after the
+ * pending batches. commit makes every pending batch durable and visible and
+ * moves the applied index. On an error of either (those of
+ * coord_fsm_apply()), nothing is pending any more and nothing since the last
+ * successful commit was applied; outputs already returned stay the caller's.
+ * While batches are pending, only the readers, coord_fsm_sync() and
+ * coord_fsm_close() (which drops them) may be called besides these two.
  * Thread: the apply thread. */
 int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
                           struct coord_fsm_output *out);

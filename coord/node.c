@@ -23,7 +23,8 @@
  *    (coord_fsm_snapshot into snap/, then renamed to its index) and INSTALL.
  *    Results come back in order through an async handle; an APPLY run's
  *    results come back before its commit, which is published after it
- *    (struct published; why that is safe: thread_apply()).
+ *    (struct published), and runs share one commit for up to
+ *    COMMIT_DELAY_MS unless a read waits (why that is safe: thread_apply()).
  * 4. Snapshot files: snap/snapshot-<index>.mdb, one per index. The file of
  *    the log's recorded snapshot is kept until a newer one is recorded.
  *    Received snapshots are renamed there before the core sees them, so
@@ -64,9 +65,12 @@
 
 typedef unsigned long long ull;
 
-#define DIR_LEN           (COORD_CONFIG_STR_MAX + 16)
-#define PATH_LEN          (DIR_LEN + 64)
-#define HOUSEKEEPING_MS   50u
+#define DIR_LEN         (COORD_CONFIG_STR_MAX + 16)
+#define PATH_LEN        (DIR_LEN + 64)
+#define HOUSEKEEPING_MS 50u
+/* Applied batches share one LMDB commit (one fsync) for up to this long,
+ * unless a read waits for them: see thread_apply(). */
+#define COMMIT_DELAY_MS   10u
 #define SNAP_PREFIX       "snapshot-"
 #define SNAP_SUFFIX       ".mdb"
 #define MAX_SENT_FAILURES RAFT_MAX_SERVERS
@@ -185,9 +189,14 @@ struct coord_node {
     struct apply_queue done_jobs;
     struct published pub; /* what the state machine holds: set by the thread */
     struct raft_entry apply_batch[COORD_FSM_APPLY_MAX]; /* the apply thread's alone */
-    int apply_failed;  /* the apply thread's alone: the first failure, applies stop */
-    bool installing;   /* loop: an AJ_INSTALL is queued or running */
-    bool snapshotting; /* loop: an AJ_SNAPSHOT is queued or running */
+    raft_index commit_wanted; /* under mu: a read waits for this index to be applied */
+    raft_index wanted;        /* loop: the last commit_wanted it set */
+    /* The apply thread's alone: */
+    int apply_failed;      /* the first failure; applies stop */
+    bool apply_pending;    /* batches applied, not yet committed */
+    uint64_t commit_by_ns; /* uv_hrtime() by which the pending batches commit */
+    bool installing;       /* loop: an AJ_INSTALL is queued or running */
+    bool snapshotting;     /* loop: an AJ_SNAPSHOT is queued or running */
 
     /* The state machine as the loop knows it. */
     raft_index computed; /* results known up to here; committed up to applied */
@@ -526,14 +535,17 @@ static void thread_publish(struct coord_node *n, int status)
  * Returns the first job after the run.
  *
  * Answers before the commit. The run's jobs, with the results, go to the
- * loop as soon as the transaction has computed them, and the commit (an
- * fsync) runs meanwhile; the loop answers the writers at once but moves its
- * applied index, which every read waits for, only when the commit is
- * published. This is safe because an entry given here is committed: it is
- * in a majority of durable logs, so if the commit fails or the node
- * crashes, the entry is applied again after the restart, with the same
- * result (the state machine is deterministic). A failed commit stops the
- * state machine like a failed apply. */
+ * loop as soon as the transaction has computed them; the loop answers the
+ * writers at once but moves its applied index, which every read waits for,
+ * only when a commit is published. The transaction stays open: later runs
+ * continue it, and it commits (one fsync for all of them) COMMIT_DELAY_MS
+ * after its first run, or as soon as a read waits for an index it holds
+ * (commit_wanted), or before a snapshot, an install or the end. This is
+ * safe because an entry given here is committed: it is in a majority of
+ * durable logs, so if the commit fails or the node crashes, the entry is
+ * applied again after the restart, with the same result (the state machine
+ * is deterministic), and the log is compacted only below what LMDB synced.
+ * A failed commit stops the state machine like a failed apply. */
 static struct apply_job *thread_apply(struct coord_node *n, struct apply_job *first)
 {
     struct raft_entry *batch = n->apply_batch;
@@ -559,14 +571,31 @@ static struct apply_job *thread_apply(struct coord_node *n, struct apply_job *fi
     }
     last->has_output = rv == 0;
     thread_done(n, first, last);
-    if (rv == 0) {
-        rv = coord_fsm_apply_commit(n->fsm);
+    if (rv != 0) {
+        n->apply_failed = n->apply_failed != 0 ? n->apply_failed : rv;
+        n->apply_pending = false; /* begin dropped them */
+        thread_publish(n, rv);
+    } else if (!n->apply_pending) {
+        n->apply_pending = true;
+        n->commit_by_ns = uv_hrtime() + COMMIT_DELAY_MS * 1000000u;
     }
+    return after;
+}
+
+/* Commit the pending batches and publish the result. */
+static void thread_commit(struct coord_node *n)
+{
+    int rv;
+
+    if (!n->apply_pending) {
+        return;
+    }
+    n->apply_pending = false;
+    rv = coord_fsm_apply_commit(n->fsm);
     if (rv != 0 && n->apply_failed == 0) {
         n->apply_failed = rv;
     }
     thread_publish(n, rv);
-    return after;
 }
 
 static void thread_snapshot(struct coord_node *n, struct apply_job *j)
@@ -589,26 +618,45 @@ static void thread_snapshot(struct coord_node *n, struct apply_job *j)
     }
 }
 
+/* Under mu: the pending batches must commit now. */
+static bool commit_due(struct coord_node *n)
+{
+    return n->apply_pending &&
+           (n->commit_wanted > coord_fsm_applied_index(n->fsm) || uv_hrtime() >= n->commit_by_ns);
+}
+
 static void *thread_main_ret(struct coord_node *n)
 {
     struct apply_job *j;
     struct apply_job *next;
     bool stop = false;
+    bool due;
 
     while (!stop) {
         uv_mutex_lock(&n->mu);
-        while (n->submitted.head == NULL) {
-            uv_cond_wait(&n->cond, &n->mu);
+        while (!(due = commit_due(n)) && n->submitted.head == NULL) {
+            if (n->apply_pending) {
+                uint64_t now = uv_hrtime();
+
+                (void)uv_cond_timedwait(&n->cond, &n->mu,
+                                        n->commit_by_ns > now ? n->commit_by_ns - now : 0);
+            } else {
+                uv_cond_wait(&n->cond, &n->mu);
+            }
         }
         j = n->submitted.head;
         n->submitted.head = n->submitted.tail = NULL;
         uv_mutex_unlock(&n->mu);
 
+        if (due) {
+            thread_commit(n);
+        }
         while (j != NULL) {
             if (j->type == AJ_APPLY) {
                 j = thread_apply(n, j);
                 continue;
             }
+            thread_commit(n); /* snapshots, installs and the end see it all */
             next = j->next;
             if (j->type == AJ_SNAPSHOT) {
                 thread_snapshot(n, j);
@@ -1223,9 +1271,24 @@ static void on_apply_async(uv_async_t *h)
 
 /* ---- reads and proposals of one iteration ---------------------------------------------- */
 
+/* A read waits for index to be applied: have the apply thread commit what
+ * it holds now rather than at its deadline. */
+static void want_applied(struct coord_node *n, raft_index index)
+{
+    if (index <= n->wanted) {
+        return;
+    }
+    n->wanted = index;
+    uv_mutex_lock(&n->mu);
+    n->commit_wanted = index;
+    uv_cond_signal(&n->cond);
+    uv_mutex_unlock(&n->mu);
+}
+
 static void complete_reads(struct coord_node *n)
 {
     struct req *r = n->reads.head;
+    raft_index wait = 0;
 
     if (n->installing) {
         return;
@@ -1235,9 +1298,12 @@ static void complete_reads(struct coord_node *n)
 
         if (r->state == RS_WAIT && r->index <= n->applied) {
             finish(n, &n->reads, r, 0, NULL);
+        } else if (r->state == RS_WAIT && r->index > wait) {
+            wait = r->index;
         }
         r = next;
     }
+    want_applied(n, wait);
 }
 
 static void flush_submits(struct coord_node *n)
@@ -1289,6 +1355,7 @@ static void flush_reads(struct coord_node *n)
             /* Writes this node answered are seen by its serializable reads. */
             r->index = n->computed;
             r->state = RS_WAIT;
+            want_applied(n, r->index);
         } else if (r->state == RS_QUEUED && !r->linearizable && !n->installing) {
             r->index = n->applied;
             finish(n, &n->reads, r, 0, NULL);

@@ -721,12 +721,37 @@ static void test_fsm_begin_then_commit(void **state)
     coord_fsm_output_release(&out);
     expect_kv(f->fsm, "c", "3", 3, 3, 1);
 
+    /* Batches begun one after another share the transaction and one commit. */
+    {
+        struct coord_cmd d = put_cmd("d", "4");
+        struct coord_cmd c2 = put_cmd("c", "5");
+        struct raft_entry more[2];
+        struct coord_fsm_output out2;
+
+        more[0] = cmd_entry(&d, 4);
+        more[1] = cmd_entry(&c2, 5);
+        assert_int_equal(coord_fsm_apply_begin(f->fsm, &more[0], 1, &out), 0);
+        assert_int_equal(coord_fsm_apply_begin(f->fsm, &more[1], 1, &out2), 0);
+        assert_int_equal(out.results[0].revision, 4);
+        assert_int_equal(out2.results[0].revision, 5);
+        assert_int_equal(out2.n_events, 1);
+        assert_int_equal(out2.events[0].prev_mod_revision, 3); /* sees the pending state */
+        expect_kv(f->fsm, "c", "3", 3, 3, 1);
+        assert_int_equal(coord_fsm_apply_commit(f->fsm), 0);
+        coord_fsm_output_release(&out);
+        coord_fsm_output_release(&out2);
+        entries_free(more, 2);
+        assert_int_equal(coord_fsm_applied_index(f->fsm), 5);
+        expect_kv(f->fsm, "d", "4", 4, 4, 1);
+        expect_kv(f->fsm, "c", "5", 3, 5, 2);
+    }
+
     /* A batch of skipped entries only: nothing to commit, nothing moves. */
     assert_int_equal(coord_fsm_apply_begin(f->fsm, e, 2, &out), 0);
     assert_true(out.results[0].skipped && out.results[1].skipped);
     assert_int_equal(coord_fsm_apply_commit(f->fsm), 0);
     coord_fsm_output_release(&out);
-    assert_int_equal(coord_fsm_applied_index(f->fsm), 3);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 5);
     entries_free(e, 2);
 }
 
@@ -1035,6 +1060,51 @@ static void test_fsm_map_full_refuses_the_batch(void **state)
     check_big(f->fsm, applied);
 }
 
+/* A batch that fails while others are pending drops them too: the state is
+ * the last commit's, and after a reopen as well. */
+static void test_fsm_failed_begin_drops_pending_batches(void **state)
+{
+    struct fixture *f = *state;
+    struct coord_fsm_opts opts;
+    static char big[32 * 1024];
+    struct coord_cmd small = put_cmd("a", "1");
+    struct coord_cmd c = put_cmd("k", "");
+    struct coord_fsm_output out;
+    struct raft_entry e;
+    raft_index next;
+    unsigned i;
+    int rv = 0;
+
+    coord_fsm_opts_default(&opts);
+    opts.map_size = TINY_MAP;
+    coord_fsm_close(f->fsm);
+    fsutil_rm_rf(f->dir);
+    assert_int_equal(coord_fsm_open(f->dir, &opts, &f->fsm), 0);
+    assert_int_equal(put(f->fsm, "z", "0"), 1);
+    e = cmd_entry(&small, 2);
+    assert_int_equal(coord_fsm_apply_begin(f->fsm, &e, 1, &out), 0);
+    coord_fsm_output_release(&out);
+    entries_free(&e, 1);
+    memset(big, 'v', sizeof big);
+    c.put.value.base = big;
+    c.put.value.len = sizeof big;
+    for (i = 0, next = 3; i < 100 && rv == 0; i++, next++) {
+        e = cmd_entry(&c, next);
+        rv = coord_fsm_apply_begin(f->fsm, &e, 1, &out);
+        coord_fsm_output_release(&out);
+        entries_free(&e, 1);
+    }
+    assert_int_equal(rv, RAFT_ENOSPC);
+    assert_true(next > 4); /* some big batches were pending when it failed */
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 1);
+    expect_missing(f->fsm, "a");
+    expect_kv(f->fsm, "z", "0", 1, 1, 1);
+    coord_fsm_close(f->fsm);
+    assert_int_equal(coord_fsm_open(f->dir, &opts, &f->fsm), 0);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), 1);
+    expect_missing(f->fsm, "a");
+}
+
 /* ---- snapshots ---- */
 
 /* Apply a little of everything to fsm. */
@@ -1308,6 +1378,7 @@ int main(void)
         TEST(test_fsm_noop_and_conf_entries),
         TEST(test_fsm_gap_is_refused),
         TEST(test_fsm_begin_then_commit),
+        TEST(test_fsm_failed_begin_drops_pending_batches),
         TEST(test_fsm_applied_index_is_atomic_with_data),
         TEST(test_fsm_same_entries_same_contents),
         TEST(test_fsm_map_full_refuses_the_batch),
