@@ -35,9 +35,11 @@
  *      OPEN --[coord_fsm_apply_begin]--> APPLYING: write txn, working copy a.st
  *      APPLYING --error: abort txn--> OPEN, unchanged
  *      APPLYING --ok--> PENDING: txn open, output returned, fsm->pend_st = a.st
- *      PENDING --[coord_fsm_apply_begin]--> APPLYING in the same txn, from
- *                                           a.st = pend_st (an error drops
- *                                           the pending batches too)
+ *      PENDING --[coord_fsm_apply_begin]--> APPLYING in a child txn of the
+ *                                           pending one, from a.st = pend_st;
+ *                                           ok: the child commits into it;
+ *                                           error: the child is aborted and
+ *                                           the pending batches stay pending
  *      PENDING --[coord_fsm_apply_commit] ok--> OPEN with fsm->st = pend_st
  *      PENDING --commit error (LMDB frees the txn)--> OPEN, unchanged
  *      (coord_fsm_apply() is begin + commit.)
@@ -958,10 +960,12 @@ static int apply_entry(struct apply *a, const struct raft_entry *e, struct coord
     return rv;
 }
 
-static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n,
-                     struct coord_fsm_output *out)
+/* Apply entries in a new transaction: a child of parent (a pending batch's)
+ * when there is one, committed into it at the end, or a top-level one left
+ * open in a->txn. */
+static int apply_all(struct apply *a, struct coord_kvstore_txn *parent,
+                     const struct raft_entry *entries, size_t n, struct coord_fsm_output *out)
 {
-    bool fresh = a->txn.handle == NULL; /* else a pending batch's txn goes on */
     raft_index base = a->st.applied_index;
     size_t i;
     int rv;
@@ -972,11 +976,10 @@ static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n
     }
     memset(out->results, 0, (n > 0 ? n : 1) * sizeof *out->results);
     out->n_results = n;
-    if (fresh) {
-        rv = coord_kvstore_txn_begin(a->fsm->ks, true, &a->txn);
-        if (rv != 0) {
-            return rv;
-        }
+    rv = parent != NULL ? coord_kvstore_txn_begin_child(parent, &a->txn)
+                        : coord_kvstore_txn_begin(a->fsm->ks, true, &a->txn);
+    if (rv != 0) {
+        return rv;
     }
     for (i = 0; i < n; i++) {
         rv = apply_entry(a, &entries[i], &out->results[i]);
@@ -985,17 +988,20 @@ static int apply_all(struct apply *a, const struct raft_entry *entries, size_t n
         }
     }
     if (a->st.applied_index == base) {
-        if (fresh) {
-            coord_kvstore_txn_abort(&a->txn); /* all skipped: nothing to write */
-        }
+        coord_kvstore_txn_abort(&a->txn); /* all skipped: nothing to write */
         return 0;
     }
-    return state_store(&a->txn, &a->st, a->conf_changed);
+    rv = state_store(&a->txn, &a->st, a->conf_changed);
+    if (rv == 0 && parent != NULL) {
+        rv = coord_kvstore_txn_commit(&a->txn);
+    }
+    return rv;
 }
 
 int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,
                           struct coord_fsm_output *out)
 {
+    struct coord_kvstore_txn *parent = NULL;
     struct apply a;
     int rv;
 
@@ -1006,21 +1012,24 @@ int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entrie
     }
     memset(&a, 0, sizeof a);
     a.fsm = fsm;
-    a.st = fsm->pending ? fsm->pend_st : fsm->st;
-    a.txn = fsm->pend_txn; /* handle NULL unless a batch is pending */
-    fsm->pending = false;
-    fsm->pend_txn.handle = NULL;
+    a.st = fsm->st;
+    if (fsm->pending) {
+        a.st = fsm->pend_st;
+        parent = fsm->pend_txn.handle != NULL ? &fsm->pend_txn : NULL;
+    }
     a.arena = arena_new();
-    rv = a.arena != NULL ? apply_all(&a, entries, n, out) : RAFT_ENOMEM;
+    rv = a.arena != NULL ? apply_all(&a, parent, entries, n, out) : RAFT_ENOMEM;
     if (rv != 0) {
-        coord_kvstore_txn_abort(&a.txn);
+        coord_kvstore_txn_abort(&a.txn); /* the child or the new txn: pending ones stay */
         arena_free(a.arena);
         memset(out, 0, sizeof *out);
         return rv;
     }
     RAFT_DASSERT(state_ok(&a.st));
     fsm->pending = true;
-    fsm->pend_txn = a.txn;
+    if (parent == NULL) {
+        fsm->pend_txn = a.txn; /* not active if all were skipped */
+    }
     fsm->pend_st = a.st;
     out->events = a.events.items;
     out->n_events = a.events.n;

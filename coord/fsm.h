@@ -112,11 +112,13 @@ int coord_fsm_apply(struct coord_fsm *fsm, const struct raft_entry *entries, siz
  * on success *out returns owned and holds the results the entries have once
  * committed; nothing is visible to readers yet and the applied index has not
  * moved. begin again before commit continues the same transaction after the
- * pending batches. commit makes every pending batch durable and visible and
- * moves the applied index. On an error of either (those of
- * coord_fsm_apply()), nothing is pending any more and nothing since the last
- * successful commit was applied; outputs already returned stay the caller's.
- * While batches are pending, only the readers, coord_fsm_sync() and
+ * pending batches (each batch in a nested one). commit makes every pending
+ * batch durable and visible and moves the applied index. On an error of
+ * begin (those of coord_fsm_apply()) its batch is not applied and the
+ * pending ones stay pending; on an error of commit nothing since the last
+ * successful commit was applied. Outputs returned stay the caller's.
+ * While batches are pending, only the readers, coord_fsm_sync(),
+ * coord_fsm_snapshot() (from another thread: it copies the last commit) and
  * coord_fsm_close() (which drops them) may be called besides these two.
  * Thread: the apply thread. */
 int coord_fsm_apply_begin(struct coord_fsm *fsm, const struct raft_entry *entries, size_t n,

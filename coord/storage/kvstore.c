@@ -448,6 +448,23 @@ int coord_kvstore_txn_begin(struct coord_kvstore *ks, bool write, struct coord_k
     return 0;
 }
 
+int coord_kvstore_txn_begin_child(struct coord_kvstore_txn *parent, struct coord_kvstore_txn *child)
+{
+    MDB_txn *t;
+    int rc;
+
+    RAFT_ASSERT(parent->handle != NULL && parent->write);
+    child->ks = parent->ks;
+    child->handle = NULL;
+    child->write = true;
+    rc = mdb_txn_begin(parent->ks->env, parent->handle, 0, &t);
+    if (rc != 0) {
+        return fail("begin nested write", parent->ks->dir, rc);
+    }
+    child->handle = t;
+    return 0;
+}
+
 int coord_kvstore_txn_commit(struct coord_kvstore_txn *txn)
 {
     int rc;

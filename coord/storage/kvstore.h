@@ -88,6 +88,13 @@ const char *coord_kvstore_dir(const struct coord_kvstore *ks);
  * RAFT_EIO, RAFT_ENOMEM. */
 int coord_kvstore_txn_begin(struct coord_kvstore *ks, bool write, struct coord_kvstore_txn *txn);
 
+/* Begin a write transaction nested in the write transaction parent: its
+ * writes reach parent when it commits, and an error inside it (a full map)
+ * ends only it, leaving parent as it was. parent may not be used until
+ * *child ends. Errors as coord_kvstore_txn_begin(). */
+int coord_kvstore_txn_begin_child(struct coord_kvstore_txn *parent,
+                                  struct coord_kvstore_txn *child);
+
 /* Commit txn; it ends either way (a failed commit is aborted). Not durable
  * against a system crash until coord_kvstore_sync() (Design notes).
  * Errors: RAFT_ENOSPC (the map is full: nothing of txn was written),

@@ -172,7 +172,7 @@ static void test_config_numbers_are_digits_only(void **state)
     assert_int_equal(coord_config_parse_text(&cfg, "snapshot_entries = \v-1\n", err, sizeof err),
                      RAFT_ECONFIG);
     assert_non_null(strstr(err, "line 1: snapshot_entries"));
-    assert_int_equal(cfg.snapshot_entries, 10000);
+    assert_int_equal(cfg.snapshot_entries, 100000);
 }
 
 static void test_config_help_lists_every_setting(void **state)

@@ -1060,9 +1060,9 @@ static void test_fsm_map_full_refuses_the_batch(void **state)
     check_big(f->fsm, applied);
 }
 
-/* A batch that fails while others are pending drops them too: the state is
- * the last commit's, and after a reopen as well. */
-static void test_fsm_failed_begin_drops_pending_batches(void **state)
+/* A batch that fails (a full map) while others are pending is not applied;
+ * the pending ones stay pending and commit. */
+static void test_fsm_failed_begin_keeps_pending_batches(void **state)
 {
     struct fixture *f = *state;
     struct coord_fsm_opts opts;
@@ -1071,8 +1071,7 @@ static void test_fsm_failed_begin_drops_pending_batches(void **state)
     struct coord_cmd c = put_cmd("k", "");
     struct coord_fsm_output out;
     struct raft_entry e;
-    raft_index next;
-    unsigned i;
+    raft_index next = 3;
     int rv = 0;
 
     coord_fsm_opts_default(&opts);
@@ -1088,21 +1087,25 @@ static void test_fsm_failed_begin_drops_pending_batches(void **state)
     memset(big, 'v', sizeof big);
     c.put.value.base = big;
     c.put.value.len = sizeof big;
-    for (i = 0, next = 3; i < 100 && rv == 0; i++, next++) {
+    while (next < 100 && rv == 0) {
         e = cmd_entry(&c, next);
         rv = coord_fsm_apply_begin(f->fsm, &e, 1, &out);
         coord_fsm_output_release(&out);
         entries_free(&e, 1);
+        next += rv == 0;
     }
     assert_int_equal(rv, RAFT_ENOSPC);
-    assert_true(next > 4); /* some big batches were pending when it failed */
+    assert_true(next > 4); /* big batches were pending when one failed */
     assert_int_equal(coord_fsm_applied_index(f->fsm), 1);
     expect_missing(f->fsm, "a");
-    expect_kv(f->fsm, "z", "0", 1, 1, 1);
+    assert_int_equal(coord_fsm_apply_commit(f->fsm), 0);
+    assert_int_equal(coord_fsm_applied_index(f->fsm), next - 1);
+    assert_int_equal(coord_fsm_revision(f->fsm), next - 1);
+    expect_kv(f->fsm, "a", "1", 2, 2, 1);
     coord_fsm_close(f->fsm);
     assert_int_equal(coord_fsm_open(f->dir, &opts, &f->fsm), 0);
-    assert_int_equal(coord_fsm_applied_index(f->fsm), 1);
-    expect_missing(f->fsm, "a");
+    assert_int_equal(coord_fsm_applied_index(f->fsm), next - 1);
+    expect_kv(f->fsm, "a", "1", 2, 2, 1);
 }
 
 /* ---- snapshots ---- */
@@ -1378,7 +1381,7 @@ int main(void)
         TEST(test_fsm_noop_and_conf_entries),
         TEST(test_fsm_gap_is_refused),
         TEST(test_fsm_begin_then_commit),
-        TEST(test_fsm_failed_begin_drops_pending_batches),
+        TEST(test_fsm_failed_begin_keeps_pending_batches),
         TEST(test_fsm_applied_index_is_atomic_with_data),
         TEST(test_fsm_same_entries_same_contents),
         TEST(test_fsm_map_full_refuses_the_batch),
