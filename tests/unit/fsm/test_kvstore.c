@@ -288,6 +288,50 @@ static void test_kvstore_map_full_is_enospc_and_reads_go_on(void **state)
     coord_kvstore_close(ks);
 }
 
+/* A nested write: its writes reach the parent when it commits; aborting it,
+ * or a full map inside it, leaves the parent as it was, still usable. */
+static void test_kvstore_child_txn(void **state)
+{
+    struct fixture *f = *state;
+    struct coord_kvstore_opts opts = {TINY_MAP, false};
+    struct coord_kvstore *ks;
+    struct coord_kvstore_txn w;
+    struct coord_kvstore_txn c;
+    char value[1024];
+    char key[32];
+    struct raft_buf val = {value, sizeof value};
+    unsigned i;
+    int rv = 0;
+
+    memset(value, 'v', sizeof value);
+    assert_int_equal(coord_kvstore_open(f->dir, &opts, &ks), 0);
+    assert_int_equal(coord_kvstore_txn_begin(ks, true, &w), 0);
+    put_str(&w, COORD_DB_KV, "parent", "1");
+    assert_int_equal(coord_kvstore_txn_begin_child(&w, &c), 0);
+    put_str(&c, COORD_DB_KV, "kept", "2");
+    assert_int_equal(coord_kvstore_txn_commit(&c), 0);
+    assert_int_equal(coord_kvstore_txn_begin_child(&w, &c), 0);
+    put_str(&c, COORD_DB_KV, "aborted", "3");
+    coord_kvstore_txn_abort(&c);
+    assert_int_equal(coord_kvstore_txn_begin_child(&w, &c), 0);
+    for (i = 0; i < 10000 && rv == 0; i++) {
+        struct raft_buf k = {key, (size_t)snprintf(key, sizeof key, "key%06u", i)};
+
+        rv = coord_kvstore_put(&c, COORD_DB_KV, &k, &val);
+    }
+    assert_int_equal(rv, RAFT_ENOSPC);
+    coord_kvstore_txn_abort(&c);
+    put_str(&w, COORD_DB_KV, "last", "4");   /* the parent goes on */
+    expect(ks, COORD_DB_KV, "parent", NULL); /* nothing is visible before the commit */
+    assert_int_equal(coord_kvstore_txn_commit(&w), 0);
+    expect(ks, COORD_DB_KV, "parent", "1");
+    expect(ks, COORD_DB_KV, "kept", "2");
+    expect(ks, COORD_DB_KV, "aborted", NULL);
+    expect(ks, COORD_DB_KV, "key000000", NULL);
+    expect(ks, COORD_DB_KV, "last", "4");
+    coord_kvstore_close(ks);
+}
+
 static void fill(struct coord_kvstore *ks, unsigned n, const char *tag)
 {
     struct coord_kvstore_txn w;
@@ -399,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kvstore_put_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kvstore_map_full_is_enospc_and_reads_go_on, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_kvstore_child_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kvstore_snapshot_and_install, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kvstore_bad_install_leaves_old_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kvstore_open_refuses_garbage, setup, teardown),
