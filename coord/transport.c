@@ -1358,6 +1358,18 @@ static void rx_deliver(struct snap_rx *rx)
     rx_destroy(rx);
 }
 
+/* Read from c again after chunks waiting for the disk paused it. */
+static void conn_resume_read(struct conn *c)
+{
+    if (!c->read_paused) {
+        return;
+    }
+    c->read_paused = false;
+    c->last_read = uv_now(c->t->loop); /* silence while paused was ours */
+    /* Fails only on a connection already closing, which ends rx anyway. */
+    (void)uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 /* Drop the head chunk once written (keeping the last one's frame for its
  * message) and resume reading when the queue has room again. */
 static void rx_pop(struct snap_rx *rx)
@@ -1374,11 +1386,8 @@ static void rx_pop(struct snap_rx *rx)
         coord_codec_peer_frame_free(&q->frame);
     }
     raft_free(q);
-    if (rx->c != NULL && rx->c->read_paused && rx->n_queued < RX_QUEUE_MAX) {
-        rx->c->read_paused = false;
-        rx->c->last_read = uv_now(rx->t->loop); /* silence while paused was ours */
-        /* Fails only on a connection already closing, which ends rx anyway. */
-        (void)uv_read_start((uv_stream_t *)&rx->c->tcp, on_alloc, on_read);
+    if (rx->c != NULL && rx->n_queued < RX_QUEUE_MAX) {
+        conn_resume_read(rx->c);
     }
 }
 
@@ -1628,6 +1637,9 @@ static void on_chunk(struct conn *c, struct coord_peer_frame *f)
         rx->complete = true; /* it finishes on its own now (invariant 4) */
         c->rx = NULL;
         rx->c = NULL;
+        /* A chunk read with this one may have paused c; rx cannot resume it
+         * any more, and no more of its chunks will come. */
+        conn_resume_read(c);
     } else if (rx->n_queued >= RX_QUEUE_MAX && !c->read_paused) {
         c->read_paused = true;
         uv_read_stop((uv_stream_t *)&c->tcp);

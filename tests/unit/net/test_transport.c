@@ -1244,6 +1244,58 @@ static void test_transport_snapshot_streams_a_file(void **state)
     assert_int_equal(unlink(b->snap_path), 0);
 }
 
+/* Every chunk of a snapshot, in one read: the queue for the disk fills and
+ * pauses reading before the last chunk arrives. Reading must resume once the
+ * stream is complete, or the connection hears nothing more (CI, under TSan,
+ * once found exactly that). */
+static void test_transport_snapshot_in_one_read_resumes_reading(void **state)
+{
+    struct fx *f = *state;
+    struct node *b = &f->nodes[1];
+    enum { CHUNK = 1024, N_CHUNKS = 6 };
+    static uint8_t data[CHUNK * N_CHUNKS];
+    static uint8_t all[CHUNK * N_CHUNKS + 4096];
+    struct raft_snapshot_meta meta;
+    struct raft_msg m;
+    struct raft_msg hb;
+    struct raft_buf frame;
+    size_t len = 0;
+    struct raw *r;
+    int i;
+
+    start_pair_with_raw_peer(f, 1u << 20, 64u << 20);
+    r = raw_peer(f);
+    snapshot_msg(&m, &meta, 3, 5, 9);
+    memset(data, 7, sizeof data);
+    for (i = 0; i < N_CHUNKS; i++) {
+        struct coord_peer_chunk ch = {9,   (uint64_t)i * CHUNK, sizeof data, {NULL, CHUNK}, false,
+                                      NULL};
+
+        ch.data.base = data + (size_t)i * CHUNK;
+        ch.last = i == N_CHUNKS - 1;
+        ch.msg = ch.last ? &m : NULL;
+        assert_int_equal(coord_codec_peer_encode_chunk(&ch, &frame), 0);
+        assert_true(len + frame.len <= sizeof all);
+        memcpy(all + len, frame.base, frame.len);
+        len += frame.len;
+        raft_free(frame.base);
+    }
+    raw_send(r, all, len);
+    RUN_UNTIL(f, b->n_snap_recv == 1);
+    assert_int_equal(b->snap_from, 3);
+    assert_int_equal(unlink(b->snap_path), 0);
+
+    memset(&hb, 0, sizeof hb);
+    hb.type = RAFT_MSG_HEARTBEAT;
+    hb.from = 3;
+    hb.to = 5;
+    hb.term = 4;
+    assert_int_equal(coord_codec_peer_encode_msgs(&hb, 1, 1u << 20, &frame), 0);
+    raw_send(r, frame.base, frame.len);
+    raft_free(frame.base);
+    RUN_UNTIL(f, count_from(b, 3) == 1);
+}
+
 static void test_transport_snapshot_of_a_missing_file_fails(void **state)
 {
     struct fx *f = *state;
@@ -1475,6 +1527,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transport_removed_peers_are_disconnected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transport_snapshot_streams_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transport_snapshot_in_one_read_resumes_reading, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_transport_snapshot_of_a_missing_file_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transport_snapshot_to_a_peer_that_leaves_fails, setup,
