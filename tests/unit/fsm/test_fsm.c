@@ -1022,6 +1022,21 @@ static void check_big(struct coord_fsm *fsm, uint64_t mod)
     coord_fsm_read_release(&r);
 }
 
+/* Start over with an empty store in a TINY_MAP map (*opts), and make *c put
+ * the big value (len bytes of 'v' in big). */
+static void open_tiny(struct fixture *f, struct coord_fsm_opts *opts, struct coord_cmd *c,
+                      char *big, size_t len)
+{
+    coord_fsm_opts_default(opts);
+    opts->map_size = TINY_MAP;
+    coord_fsm_close(f->fsm);
+    fsutil_rm_rf(f->dir);
+    assert_int_equal(coord_fsm_open(f->dir, opts, &f->fsm), 0);
+    memset(big, 'v', len);
+    c->put.value.base = big;
+    c->put.value.len = len;
+}
+
 static void test_fsm_map_full_refuses_the_batch(void **state)
 {
     struct fixture *f = *state;
@@ -1033,14 +1048,7 @@ static void test_fsm_map_full_refuses_the_batch(void **state)
     unsigned i;
     int rv = 0;
 
-    coord_fsm_opts_default(&opts);
-    opts.map_size = TINY_MAP;
-    coord_fsm_close(f->fsm);
-    fsutil_rm_rf(f->dir);
-    assert_int_equal(coord_fsm_open(f->dir, &opts, &f->fsm), 0);
-    memset(big, 'v', sizeof big);
-    c.put.value.base = big;
-    c.put.value.len = sizeof big;
+    open_tiny(f, &opts, &c, big, sizeof big);
     for (i = 0; i < 100 && rv == 0; i++) {
         applied = coord_fsm_applied_index(f->fsm);
         rv = apply_cmd(f->fsm, &c, &out);
@@ -1074,19 +1082,12 @@ static void test_fsm_failed_begin_keeps_pending_batches(void **state)
     raft_index next = 3;
     int rv = 0;
 
-    coord_fsm_opts_default(&opts);
-    opts.map_size = TINY_MAP;
-    coord_fsm_close(f->fsm);
-    fsutil_rm_rf(f->dir);
-    assert_int_equal(coord_fsm_open(f->dir, &opts, &f->fsm), 0);
+    open_tiny(f, &opts, &c, big, sizeof big);
     assert_int_equal(put(f->fsm, "z", "0"), 1);
     e = cmd_entry(&small, 2);
     assert_int_equal(coord_fsm_apply_begin(f->fsm, &e, 1, &out), 0);
     coord_fsm_output_release(&out);
     entries_free(&e, 1);
-    memset(big, 'v', sizeof big);
-    c.put.value.base = big;
-    c.put.value.len = sizeof big;
     while (next < 100 && rv == 0) {
         e = cmd_entry(&c, next);
         rv = coord_fsm_apply_begin(f->fsm, &e, 1, &out);

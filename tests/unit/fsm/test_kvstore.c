@@ -252,31 +252,39 @@ static void test_kvstore_put_reserve(void **state)
 }
 
 /* Fill a tiny map until a write is refused. */
+/* Put 1 KiB values under key000000, key000001, ... in txn until the map is
+ * full; returns how many fit. */
+static unsigned fill_until_full(struct coord_kvstore_txn *txn)
+{
+    static char value[1024];
+    struct raft_buf val = {value, sizeof value};
+    char key[32];
+    unsigned i;
+    int rv = 0;
+
+    memset(value, 'v', sizeof value);
+    for (i = 0; i < 10000 && rv == 0; i++) {
+        struct raft_buf k = {key, (size_t)snprintf(key, sizeof key, "key%06u", i)};
+
+        rv = coord_kvstore_put(txn, COORD_DB_KV, &k, &val);
+    }
+    assert_int_equal(rv, RAFT_ENOSPC);
+    return i - 1;
+}
+
 static void test_kvstore_map_full_is_enospc_and_reads_go_on(void **state)
 {
     struct fixture *f = *state;
     struct coord_kvstore_opts opts = {TINY_MAP, false};
     struct coord_kvstore *ks;
     struct coord_kvstore_txn w;
-    char value[1024];
-    char key[32];
-    struct raft_buf val = {value, sizeof value};
-    unsigned i;
-    int rv = 0;
 
-    memset(value, 'v', sizeof value);
     assert_int_equal(coord_kvstore_open(f->dir, &opts, &ks), 0);
     assert_int_equal(coord_kvstore_txn_begin(ks, true, &w), 0);
     put_str(&w, COORD_DB_KV, "before", "ok");
     assert_int_equal(coord_kvstore_txn_commit(&w), 0);
     assert_int_equal(coord_kvstore_txn_begin(ks, true, &w), 0);
-    for (i = 0; i < 10000 && rv == 0; i++) {
-        struct raft_buf k = {key, (size_t)snprintf(key, sizeof key, "key%06u", i)};
-
-        rv = coord_kvstore_put(&w, COORD_DB_KV, &k, &val);
-    }
-    assert_int_equal(rv, RAFT_ENOSPC);
-    assert_true(i > 10);
+    assert_true(fill_until_full(&w) > 10);
     coord_kvstore_txn_abort(&w);
     expect(ks, COORD_DB_KV, "before", "ok");
     expect(ks, COORD_DB_KV, "key000000", NULL); /* the failed txn left nothing */
@@ -297,13 +305,7 @@ static void test_kvstore_child_txn(void **state)
     struct coord_kvstore *ks;
     struct coord_kvstore_txn w;
     struct coord_kvstore_txn c;
-    char value[1024];
-    char key[32];
-    struct raft_buf val = {value, sizeof value};
-    unsigned i;
-    int rv = 0;
 
-    memset(value, 'v', sizeof value);
     assert_int_equal(coord_kvstore_open(f->dir, &opts, &ks), 0);
     assert_int_equal(coord_kvstore_txn_begin(ks, true, &w), 0);
     put_str(&w, COORD_DB_KV, "parent", "1");
@@ -314,12 +316,7 @@ static void test_kvstore_child_txn(void **state)
     put_str(&c, COORD_DB_KV, "aborted", "3");
     coord_kvstore_txn_abort(&c);
     assert_int_equal(coord_kvstore_txn_begin_child(&w, &c), 0);
-    for (i = 0; i < 10000 && rv == 0; i++) {
-        struct raft_buf k = {key, (size_t)snprintf(key, sizeof key, "key%06u", i)};
-
-        rv = coord_kvstore_put(&c, COORD_DB_KV, &k, &val);
-    }
-    assert_int_equal(rv, RAFT_ENOSPC);
+    (void)fill_until_full(&c);
     coord_kvstore_txn_abort(&c);
     put_str(&w, COORD_DB_KV, "last", "4");   /* the parent goes on */
     expect(ks, COORD_DB_KV, "parent", NULL); /* nothing is visible before the commit */
