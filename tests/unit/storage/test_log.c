@@ -882,6 +882,27 @@ static void load_tail(struct fx *f, struct tail *t, size_t which_from_end)
     assert_true(t->n >= 3);
 }
 
+/* Write bytes (t->len of them) as t's segment: open must refuse it. */
+static void open_refused(struct fx *f, const struct tail *t, const uint8_t *bytes,
+                         struct coord_log_recovered *rec, char *err, size_t err_len)
+{
+    struct coord_log *log = NULL;
+
+    write_file(t->path, bytes, t->len);
+    reset_lines();
+    assert_int_equal(coord_log_open(f->dir, &f->opts, &log, rec, err, err_len), RAFT_ECORRUPT);
+}
+
+/* Put t's segment back as it was, check entries 1..last (all in term 1)
+ * read back, and free t and copy. */
+static void restore_tail(struct fx *f, struct tail *t, uint8_t *copy, raft_index last)
+{
+    write_file(t->path, t->buf, t->len);
+    reopen_verify(f, 1, last, 1, 1, 1);
+    free(copy);
+    free(t->buf);
+}
+
 /* Open expecting entries 1..last and a last segment of cut_to bytes, with
  * only zeros beyond; exactly cut_to bytes when exact and not preallocated
  * (a tail of zeros alone is a clean end and is left as it is). */
@@ -950,10 +971,7 @@ static void torn_tail_sweep(struct fx *f)
         expect_recovered(f, &t, last - 1, x, true);
     }
     /* The log goes on from there. */
-    write_file(t.path, t.buf, t.len);
-    reopen_verify(f, 1, last, 1, 1, 1);
-    free(copy);
-    free(t.buf);
+    restore_tail(f, &t, copy, last);
 }
 
 static void test_log_torn_tail_every_offset_is_cut(void **state)
@@ -1028,9 +1046,7 @@ static void flip_sweep(struct fx *f, size_t which_from_end)
         assert_int_equal(rec.n_entries, 0);
         t.buf[i] ^= (uint8_t)(1u << (i % 8));
     }
-    write_file(t.path, t.buf, t.len);
-    reopen_verify(f, 1, 180, 1, 1, 1);
-    free(t.buf);
+    restore_tail(f, &t, NULL, 180);
 }
 
 static void test_log_bit_flip_in_last_segment_is_corrupt(void **state)
@@ -1181,7 +1197,6 @@ static void test_log_lost_page_needs_consistent_batch(void **state)
     struct fx *f = *state;
     const raft_index ends[2] = {20, 200};
     struct coord_log_recovered rec;
-    struct coord_log *log = NULL;
     char err[256];
     struct tail t;
     uint8_t *copy;
@@ -1213,17 +1228,11 @@ static void test_log_lost_page_needs_consistent_batch(void **state)
                 forge_batch(&t, copy, k, (uint32_t)t.offs[21]);
             }
         }
-        write_file(t.path, copy, t.len);
-        reset_lines();
-        assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)),
-                         RAFT_ECORRUPT);
+        open_refused(f, &t, copy, &rec, err, sizeof(err));
         assert_non_null(strstr(err, "records-of-another-batch"));
         assert_int_equal(n_lines[COORD_LOG_WARN], 0);
     }
-    write_file(t.path, t.buf, t.len);
-    reopen_verify(f, 1, 200, 1, 1, 1);
-    free(copy);
-    free(t.buf);
+    restore_tail(f, &t, copy, 200);
 }
 
 /* The same damage in a batch that a flush made durable, with a flushed
@@ -1234,7 +1243,6 @@ static void test_log_lost_page_in_flushed_batch_is_corrupt(void **state)
     struct fx *f = *state;
     const raft_index ends[3] = {20, 120, 200}; /* 21..120 flushed, then 121..200 */
     struct coord_log_recovered rec;
-    struct coord_log *log = NULL;
     char err[256];
     char want[320];
     struct tail t;
@@ -1260,10 +1268,7 @@ static void test_log_lost_page_in_flushed_batch_is_corrupt(void **state)
         for (garble = 0; garble < 2; garble++) {
             page_in(p, b, e, &lo, &hi);
             i = damage(&t, copy, lo, hi, garble == 1);
-            write_file(t.path, copy, t.len);
-            reset_lines();
-            assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)),
-                             RAFT_ECORRUPT);
+            open_refused(f, &t, copy, &rec, err, sizeof(err));
             (void)snprintf(want, sizeof(want), "file=%s offset=%zu ", t.path, t.offs[i]);
             if (strstr(err, want) == NULL) {
                 fail_msg("page %zu: want \"%s\" in \"%s\"", p, want, err);
@@ -1274,10 +1279,7 @@ static void test_log_lost_page_in_flushed_batch_is_corrupt(void **state)
             assert_int_equal(rec.n_entries, 0);
         }
     }
-    write_file(t.path, t.buf, t.len);
-    reopen_verify(f, 1, 200, 1, 1, 1);
-    free(copy);
-    free(t.buf);
+    restore_tail(f, &t, copy, 200);
 }
 
 /* A segment of format 1 (before records carried their batch) is refused
@@ -1286,7 +1288,6 @@ static void test_log_segment_format_1_is_refused(void **state)
 {
     struct fx *f = *state;
     struct coord_log_recovered rec;
-    struct coord_log *log = NULL;
     char err[256];
     struct tail t;
 
@@ -1295,9 +1296,7 @@ static void test_log_segment_format_1_is_refused(void **state)
     assert_int_equal(le32(t.buf + 8), 2);
     put_le32(t.buf + 8, 1);
     put_le32(t.buf + 12, coord_crc32c(coord_crc32c(0, t.buf, 12), t.buf + 16, SEG_HDR - 16));
-    write_file(t.path, t.buf, t.len);
-    reset_lines();
-    assert_int_equal(coord_log_open(f->dir, &f->opts, &log, &rec, err, sizeof(err)), RAFT_ECORRUPT);
+    open_refused(f, &t, t.buf, &rec, err, sizeof(err));
     assert_non_null(strstr(err, "unsupported log format"));
     assert_non_null(strstr(err, t.path));
     assert_non_null(strstr(err, "version=1 supported=2"));
